@@ -1,0 +1,154 @@
+"""The leads service's nameko entrypoints: thin, each one use case."""
+from __future__ import annotations
+
+from nameko.timer import timer
+
+from services.leads import activities, commands, importer, queries
+from services.leads.models import metadata
+from shared.config import load_settings
+from shared.nameko_ext import Database, RequestContext, event_handler, rpc
+
+
+class LeadsService:
+    name = "leads"
+
+    db = Database(metadata)
+    request_id = RequestContext()
+
+    @rpc
+    def ping(self, caller):
+        return "pong"
+
+    # Leads
+    @rpc
+    def create_lead(self, caller, data):
+        return commands.create_lead(self.db, caller, data)
+
+    @rpc
+    def get_lead(self, caller, lead_id):
+        return queries.lead_dict(queries.visible_lead(self.db.session, caller, lead_id))
+
+    @rpc
+    def lead_history(self, caller, lead_id):
+        return queries.history(self.db.session, caller, lead_id)
+
+    @rpc
+    def list_leads(self, caller, filters, sort="-created_at", limit=50, offset=0):
+        return queries.list_leads(self.db.session, caller, filters, sort, limit, offset)
+
+    @rpc
+    def list_pool(self, caller, filters, sort="-created_at", limit=50, offset=0):
+        return queries.list_leads(self.db.session, caller, filters, sort, limit, offset, pool_only=True)
+
+    @rpc
+    def export_leads(self, caller, filters, sort="-created_at", offset=0, limit=1000):
+        return queries.list_leads(self.db.session, caller, filters, sort, limit, offset)
+
+    @rpc
+    def update_lead(self, caller, lead_id, data):
+        return commands.update_lead(self.db, caller, lead_id, data)
+
+    @rpc
+    def change_status(self, caller, lead_id, status, reason=None):
+        return commands.change_status(self.db, caller, lead_id, status, reason)
+
+    @rpc
+    def convert_lead(self, caller, lead_id):
+        return commands.convert_lead(self.db, caller, lead_id)
+
+    @rpc
+    def assign_lead(self, caller, lead_id, owner_id=None, rule=None):
+        return commands.assign_lead(self.db, caller, lead_id, owner_id, rule)
+
+    @rpc
+    def claim_lead(self, caller, lead_id):
+        return commands.claim_lead(self.db, caller, lead_id, load_settings().pool_claim_cap)
+
+    @rpc
+    def release_lead(self, caller, lead_id):
+        return commands.release_lead(self.db, caller, lead_id)
+
+    @rpc
+    def merge_leads(self, caller, target_id, source_id):
+        return commands.merge_leads(self.db, caller, target_id, source_id)
+
+    @rpc
+    def reassign_owner(self, caller, from_owner_id, to_owner_id=None):
+        return commands.reassign_owner(self.db, caller, from_owner_id, to_owner_id)
+
+    # Assignment rules
+    @rpc
+    def create_assignment_rule(self, caller, data):
+        return commands.create_assignment_rule(self.db, caller, data)
+
+    @rpc
+    def list_assignment_rules(self, caller):
+        return commands.list_assignment_rules(self.db.session, caller)
+
+    @rpc
+    def delete_assignment_rule(self, caller, rule_id):
+        return commands.delete_assignment_rule(self.db, caller, rule_id)
+
+    # Import
+    @rpc
+    def start_import(self, caller, filename, mapping=None):
+        return importer.start_import(self.db, caller, filename, mapping)
+
+    @rpc
+    def add_import_chunk(self, caller, job_id, seq, rows):
+        return importer.add_chunk(self.db, caller, job_id, seq, rows)
+
+    @rpc
+    def finish_import(self, caller, job_id, total_rows):
+        return importer.finish_upload(self.db, caller, job_id, total_rows)
+
+    @rpc
+    def get_import(self, caller, job_id, error_offset=0, error_limit=100):
+        return importer.get_import(self.db.session, caller, job_id, error_offset, error_limit)
+
+    @timer(interval=0.5)
+    def process_imports(self):
+        # One transaction per chunk, so progress is visible and a crash loses no chunk.
+        for _ in range(20):
+            if not importer.process_next_chunk(self.db):
+                break
+            self.db.commit()
+
+    # Activities
+    @rpc
+    def create_activity(self, caller, data):
+        return activities.create_activity(self.db, caller, data)
+
+    @rpc
+    def list_activities(self, caller, filters, sort="due_at", limit=50, offset=0):
+        return activities.list_activities(self.db.session, caller, filters, sort, limit, offset)
+
+    @rpc
+    def plan_calls(self, caller, data):
+        return activities.plan_calls(self.db, caller, data)
+
+    @rpc
+    def record_outcome(self, caller, activity_id, outcome):
+        return activities.record_outcome(self.db, caller, activity_id, outcome)
+
+    @rpc
+    def outcome_required(self, caller):
+        return activities.outcome_required(self.db.session, caller)
+
+    @rpc
+    def calendar_token(self, caller):
+        return activities.calendar_token(self.db, caller)
+
+    @rpc
+    def calendar_feed(self, token):
+        return activities.calendar_feed(self.db.session, token)
+
+    # Housekeeping and the roster
+    @timer(interval=3600)
+    def return_stale_leads(self):
+        while commands.release_stale(self.db, load_settings().pool_stale_days):
+            self.db.commit()
+
+    @event_handler("gateway", "gateway.user_changed")
+    def on_user_changed(self, event):
+        commands.upsert_rep(self.db.session, event["payload"])

@@ -1,0 +1,148 @@
+"""Engines, the outbox and inbox tables, and the unit of work.
+
+Every service owns one database (see ``Settings.database_url``); the outbox
+and inbox tables are added to each service's own metadata by
+:func:`add_messaging_tables`, so they live and migrate with the service.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from sqlalchemy import (JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table,
+                        Text, create_engine, event, insert)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.events import Event, make_event
+
+ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; every time we store is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """Define the ``outbox`` and ``inbox`` tables in a service's metadata."""
+    outbox = Table(
+        "outbox", metadata,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("event_type", String(120), nullable=False),
+        Column("exchange", String(120), nullable=False),
+        Column("body", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+    )
+    Index("ix_outbox_unpublished", outbox.c.id,
+          postgresql_where=outbox.c.published_at.is_(None),
+          sqlite_where=outbox.c.published_at.is_(None))
+    inbox = Table(
+        "inbox", metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("handler", String(200), primary_key=True),
+        Column("event_type", String(120), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+    )
+    return outbox, inbox
+
+
+def make_engine(url: str, pool_size: int = 12) -> Engine:
+    """An engine tuned for the URL's backend (WAL and a busy timeout on SQLite)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            # Let SQLAlchemy, not pysqlite, decide where transactions begin, so
+            # that SAVEPOINTs (the inbox) nest inside the worker's transaction.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                         pool_recycle=1800)
+
+
+def event_row(event: Event) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "exchange": f"{event.producer}.events",
+        "body": json.dumps(event.to_message()),
+        "created_at": event.occurred_at,
+        "published_at": None,
+    }
+
+
+class UnitOfWork:
+    """One worker's transaction: its session and the events it will publish.
+
+    State changes and the events describing them are written together
+    (``emit`` adds an outbox row to the same transaction), so a commit
+    publishes both or neither. Not shared between workers.
+    """
+
+    def __init__(self, session_factory: sessionmaker, outbox: Table,
+                 on_commit: Callable[[], None] | None = None,
+                 correlation_id: str | None = None):
+        self._factory = session_factory
+        self._outbox = outbox
+        self._on_commit = on_commit
+        self._session: Session | None = None
+        self._emitted = 0
+        self.correlation_id = correlation_id
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = self._factory()
+        return self._session
+
+    def emit(self, event_type: str, payload: dict[str, Any]) -> Event:
+        """Validate an event against the catalog and stage it in this transaction."""
+        ev = make_event(event_type, payload, correlation_id=self.correlation_id)
+        self.session.execute(insert(self._outbox), [event_row(ev)])
+        self._emitted += 1
+        return ev
+
+    def emit_many(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        rows = [event_row(make_event(t, p, correlation_id=self.correlation_id)) for t, p in events]
+        if rows:
+            self.session.execute(insert(self._outbox), rows)
+            self._emitted += len(rows)
+
+    def commit(self) -> None:
+        if self._session is None:
+            return
+        self._session.commit()
+        if self._emitted and self._on_commit:
+            self._on_commit()
+        self._emitted = 0
+
+    def rollback(self) -> None:
+        if self._session is not None:
+            self._session.rollback()
+        self._emitted = 0
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None

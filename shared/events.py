@@ -1,0 +1,191 @@
+"""The event envelope and the contract of every event in the catalog.
+
+One envelope for all events (``event_id`` for deduplication, ``event_type``
+``<service>.<noun>_<past-tense verb>``, ``version``, ``occurred_at``,
+``producer``, ``correlation_id``, ``payload``). Each event type has one
+marshmallow schema here; producers validate against it before the event is
+written to the outbox, consumers load with it. Schemas ignore unknown fields
+on load, so a producer may add a field without breaking a v1 consumer.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+
+class PayloadSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+Money = lambda **kw: fields.Decimal(as_string=True, allow_none=True, **kw)  # noqa: E731
+Str = lambda **kw: fields.String(allow_none=True, load_default=None, **kw)  # noqa: E731
+
+
+class LeadCreated(PayloadSchema):
+    lead_id = fields.String(required=True)
+    company = Str()
+    source = Str()
+    channel = Str()
+    campaign = Str()
+    partner_id = Str()
+    segment = Str()
+    industry = Str()
+    territory = Str()
+    owner_id = Str()
+    team_id = Str()
+    estimated_value = Money(load_default=None)
+    currency = Str()
+    acquisition_cost = Money(load_default=None)
+    status = fields.String(required=True)
+    score = fields.Integer(load_default=None, allow_none=True)
+    import_job_id = Str()
+
+
+class LeadAssigned(PayloadSchema):
+    lead_id = fields.String(required=True)
+    owner_id = Str()
+    previous_owner_id = Str()
+    team_id = Str()
+    rule = fields.String(required=True)
+
+
+class LeadStatusChanged(PayloadSchema):
+    lead_id = fields.String(required=True)
+    from_status = fields.String(required=True, data_key="from")
+    to_status = fields.String(required=True, data_key="to")
+    reason = Str()
+
+
+class LeadConverted(PayloadSchema):
+    lead_id = fields.String(required=True)
+    company = fields.String(required=True)
+    contact_name = Str()
+    email = Str()
+    phone = Str()
+    address = Str()
+    territory = Str()
+    source = Str()
+    channel = Str()
+    campaign = Str()
+    partner_id = Str()
+    segment = Str()
+    industry = Str()
+    estimated_value = Money(load_default=None)
+    currency = Str()
+    owner_id = Str()
+    team_id = Str()
+    tags = fields.List(fields.String(), load_default=list)
+    interests = fields.List(fields.String(), load_default=list)
+    notes = Str()
+
+
+class LeadMerged(PayloadSchema):
+    lead_id = fields.String(required=True)
+    merged_lead_id = fields.String(required=True)
+
+
+class ActivityLogged(PayloadSchema):
+    activity_id = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(["call", "meeting", "email", "task"]))
+    owner_id = Str()
+    lead_id = Str()
+    account_id = Str()
+    opportunity_id = Str()
+    due_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    duration_minutes = fields.Integer(allow_none=True, load_default=None)
+    outcome = Str()
+    cost = Money(load_default=None)
+    currency = Str()
+
+
+class UserChanged(PayloadSchema):
+    user_id = fields.String(required=True)
+    name = Str()
+    role = fields.String(required=True)
+    team_id = Str()
+    branch_id = Str()
+    partner_id = Str()
+    territory = Str()
+    segments = fields.List(fields.String(), load_default=list)
+    sources = fields.List(fields.String(), load_default=list)
+    active = fields.Boolean(required=True)
+
+
+# event_type -> (current version, payload schema)
+CATALOG: dict[str, tuple[int, type[Schema]]] = {
+    "leads.lead_created": (1, LeadCreated),
+    "leads.lead_assigned": (1, LeadAssigned),
+    "leads.lead_status_changed": (1, LeadStatusChanged),
+    "leads.lead_converted": (1, LeadConverted),
+    "leads.lead_merged": (1, LeadMerged),
+    "leads.activity_logged": (1, ActivityLogged),
+    "gateway.user_changed": (1, UserChanged),
+}
+
+
+class UnknownEvent(KeyError):
+    pass
+
+
+def _schema(event_type: str) -> Schema:
+    try:
+        return CATALOG[event_type][1]()
+    except KeyError:
+        raise UnknownEvent(f"{event_type!r} is not in the event catalog (shared/events.py)") from None
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event as it travels: envelope fields plus a JSON-safe payload."""
+
+    event_type: str
+    payload: dict[str, Any]
+    producer: str
+    version: int = 1
+    correlation_id: str | None = None
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def to_message(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "version": self.version,
+            "occurred_at": self.occurred_at.isoformat(),
+            "producer": self.producer,
+            "correlation_id": self.correlation_id,
+            "payload": self.payload,
+        }
+
+
+def make_event(event_type: str, payload: dict[str, Any], *, correlation_id: str | None = None) -> Event:
+    """Validate ``payload`` against the catalog and wrap it in an envelope.
+
+    Raises ``marshmallow.ValidationError`` when the payload breaks the
+    contract, so a bad event fails the producer's transaction instead of
+    reaching a consumer.
+    """
+    version, _ = CATALOG.get(event_type, (None, None))
+    schema = _schema(event_type)
+    errors = schema.validate(schema.dump(payload))
+    if errors:
+        raise ValidationError(errors)
+    return Event(
+        event_type=event_type,
+        payload=schema.dump(payload),
+        producer=event_type.split(".", 1)[0],
+        version=version,
+        correlation_id=correlation_id,
+    )
+
+
+def load_event(message: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a received message into (envelope, payload loaded by its schema)."""
+    envelope = {k: v for k, v in message.items() if k != "payload"}
+    payload = _schema(message["event_type"]).load(message.get("payload") or {})
+    return envelope, payload

@@ -1,0 +1,28 @@
+"""Runs each service's own Alembic history against its own database."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+
+
+def alembic_config(script_location: Path, url: str, version_table: str = "alembic_version") -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("version_table", version_table)
+    return cfg
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def upgrade(script_location: Path, url: str) -> None:
+    """Bring the database at ``url`` to the newest revision in ``script_location``."""
+    ensure_sqlite_dir(url)
+    command.upgrade(alembic_config(script_location, url), "head")

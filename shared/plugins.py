@@ -1,0 +1,69 @@
+"""Plugin discovery.
+
+A service is a plugin: its package declares a :class:`ServiceManifest`
+through the ``crm.services`` entry point group. Inside services, extension
+points (scoring rules, assignment strategies, ...) are entry point groups of
+their own, named ``crm.<service>.<extension>``; built-ins register the same
+way as third-party plugins.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Callable
+
+SERVICES_GROUP = "crm.services"
+
+
+@dataclass(frozen=True)
+class Consumes:
+    """One event handler of a service: which event it handles and with which method."""
+    event_type: str
+    method: str
+
+    @property
+    def source_service(self) -> str:
+        return self.event_type.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class ServiceManifest:
+    name: str
+    service_class: str                      # "services.leads.service:LeadsService"
+    metadata: str                           # "services.leads.models:metadata"
+    migrations: Path                        # the service's Alembic script directory
+    blueprint: str | None = None            # "gateway.routes.leads:blueprint"
+    publishes: tuple[str, ...] = ()
+    consumes: tuple[Consumes, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def load_service_class(self):
+        return load_object(self.service_class)
+
+    def load_metadata(self):
+        return load_object(self.metadata)
+
+
+def load_object(path: str):
+    module, _, attr = path.partition(":")
+    obj = import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def discover_services() -> dict[str, ServiceManifest]:
+    """Every installed service, by name."""
+    found: dict[str, ServiceManifest] = {}
+    for ep in entry_points(group=SERVICES_GROUP):
+        manifest = ep.load()
+        manifest = manifest() if callable(manifest) else manifest
+        found[manifest.name] = manifest
+    return dict(sorted(found.items()))
+
+
+def discover_extensions(group: str) -> dict[str, Callable[..., Any]]:
+    """Every registered implementation of an extension point, by name."""
+    return {ep.name: ep.load() for ep in entry_points(group=group)}

@@ -1,0 +1,80 @@
+"""A minimal service built on the kernel, for testing the kernel itself."""
+from __future__ import annotations
+
+import time
+
+from marshmallow import fields
+from nameko.timer import timer
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text
+
+from shared.db import add_messaging_tables
+from shared.events import CATALOG, PayloadSchema
+from shared.nameko_ext import Database, event_handler, rpc
+from shared.plugins import Consumes, ServiceManifest
+
+
+class NoteAdded(PayloadSchema):
+    note_id = fields.String(required=True)
+    text = fields.String(required=True)
+
+
+CATALOG.setdefault("probe.note_added", (1, NoteAdded))
+
+metadata = MetaData()
+add_messaging_tables(metadata)
+notes = Table("notes", metadata, Column("id", String(36), primary_key=True),
+              Column("text", String(200)))
+applied = Table("applied", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
+                Column("event_id", String(36)), Column("text", String(200)))
+
+# Class-level knobs the tests turn; the consumer reads them in its workers.
+FAILURES = {"remaining": 0, "always": set()}
+TICKS = []
+
+
+class ProbeService:
+    name = "probe"
+    db = Database(metadata)
+
+    @rpc
+    def add_note(self, caller, note_id, text_, fail_after_emit=False):
+        self.db.session.execute(insert(notes).values(id=note_id, text=text_))
+        self.db.emit("probe.note_added", {"note_id": note_id, "text": text_})
+        if fail_after_emit:
+            raise RuntimeError("boom after emit")
+        return note_id
+
+    @rpc
+    def slow(self, caller, seconds):
+        started = time.time()
+        self.db.session.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})
+        return started, time.time()
+
+
+class ProbeConsumer:
+    name = "probe_consumer"
+    db = Database(metadata, relay=False)
+
+    @event_handler("probe", "probe.note_added")
+    def on_note_added(self, event):
+        text_ = event["payload"]["text"]
+        self.db.session.execute(insert(applied).values(event_id=event["event_id"], text=text_))
+        if text_ in FAILURES["always"]:
+            raise RuntimeError(f"poisoned: {text_}")
+        if FAILURES["remaining"] > 0:
+            FAILURES["remaining"] -= 1
+            raise RuntimeError("transient failure")
+
+    @timer(interval=0.05)
+    def tick(self):
+        TICKS.append(time.time())
+
+
+def applied_rows(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(applied.c.event_id, applied.c.text)).all()
+
+
+consumer_manifest = ServiceManifest(
+    name="probe_consumer", service_class="tests.probe:ProbeConsumer", metadata="tests.probe:metadata",
+    migrations=None, consumes=(Consumes("probe.note_added", "on_note_added"),))

@@ -1,0 +1,164 @@
+"""The reliability contract of the kernel, against the real RabbitMQ and PostgreSQL."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import eventlet
+import pytest
+from kombu import Connection
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from shared.config import load_settings
+from shared.db import UnitOfWork
+from shared.nameko_ext import queue_names
+from shared.outbox import OutboxRelay
+from shared.topology import declare_consumer_queues
+from tests import probe
+from tests.helpers import wait_for
+
+
+def outbox_rows(engine, published=None):
+    outbox = probe.metadata.tables["outbox"]
+    query = select(func.count()).select_from(outbox)
+    if published is True:
+        query = query.where(outbox.c.published_at.is_not(None))
+    elif published is False:
+        query = query.where(outbox.c.published_at.is_(None))
+    with engine.connect() as conn:
+        return conn.scalar(query)
+
+
+def declare_probe_consumer(amqp_uri):
+    declare_consumer_queues(amqp_uri, {"probe_consumer": probe.consumer_manifest},
+                            load_settings().retry_delays)
+
+
+def queue_depth(amqp_uri, name):
+    with Connection(amqp_uri) as conn:
+        _, count, _ = conn.default_channel.queue_declare(name, passive=True)
+        return count
+
+
+def test_rolled_back_transaction_emits_nothing(probe_env, start_service, rpc_proxy):
+    declare_probe_consumer(probe_env["amqp_uri"])
+    start_service(probe.ProbeService)
+    with pytest.raises(Exception, match="boom after emit"):
+        rpc_proxy.probe.add_note({}, "n-1", "never", fail_after_emit=True)
+    rpc_proxy.probe.add_note({}, "n-2", "kept")
+    main, _, _ = queue_names("probe", "probe.note_added", "probe_consumer", "on_note_added", (0.2, 0.4))
+    wait_for(lambda: queue_depth(probe_env["amqp_uri"], main) == 1, message="the committed event")
+    assert outbox_rows(probe_env["engines"]["probe"]) == 1
+    with Connection(probe_env["amqp_uri"]) as conn:
+        message = conn.SimpleQueue(main).get(timeout=5)
+        assert json.loads(message.body)["payload"]["text"] == "kept"
+
+
+def test_event_published_before_consumer_first_started_arrives(probe_env, start_service, rpc_proxy):
+    """nameko publishes with mandatory=False: without declared queues this event would be dropped."""
+    declare_probe_consumer(probe_env["amqp_uri"])
+    start_service(probe.ProbeService)
+    rpc_proxy.probe.add_note({}, "n-early", "early bird")
+    wait_for(lambda: outbox_rows(probe_env["engines"]["probe"], published=True) == 1,
+             message="the relay to publish")
+    start_service(probe.ProbeConsumer)
+    rows = wait_for(lambda: probe.applied_rows(probe_env["engines"]["probe_consumer"]),
+                    message="the consumer to apply the early event")
+    assert [r.text for r in rows] == ["early bird"]
+
+
+def test_without_declared_queues_an_early_event_is_lost(probe_env, start_service, rpc_proxy):
+    """The trap itself, so the test above is known to guard something real."""
+    start_service(probe.ProbeService)
+    rpc_proxy.probe.add_note({}, "n-lost", "nobody listens")
+    wait_for(lambda: outbox_rows(probe_env["engines"]["probe"], published=True) == 1,
+             message="the relay to publish")
+    main, _, _ = queue_names("probe", "probe.note_added", "probe_consumer", "on_note_added", (0.2, 0.4))
+    declare_probe_consumer(probe_env["amqp_uri"])
+    assert queue_depth(probe_env["amqp_uri"], main) == 0
+
+
+def test_failing_handler_is_retried_then_applies_once(probe_env, start_service, rpc_proxy):
+    declare_probe_consumer(probe_env["amqp_uri"])
+    probe.FAILURES["remaining"] = 2
+    start_service(probe.ProbeService)
+    start_service(probe.ProbeConsumer)
+    rpc_proxy.probe.add_note({}, "n-flaky", "flaky")
+    rows = wait_for(lambda: probe.applied_rows(probe_env["engines"]["probe_consumer"]),
+                    message="the retried event to apply")
+    eventlet.sleep(1.0)  # let any stray redelivery arrive before counting
+    assert [r.text for r in probe.applied_rows(probe_env["engines"]["probe_consumer"])] == ["flaky"]
+    assert probe.FAILURES["remaining"] == 0
+    assert rows
+
+
+def test_poisoned_event_is_parked_and_others_go_on(probe_env, start_service, rpc_proxy):
+    declare_probe_consumer(probe_env["amqp_uri"])
+    probe.FAILURES["always"] = {"poison"}
+    start_service(probe.ProbeService)
+    start_service(probe.ProbeConsumer)
+    rpc_proxy.probe.add_note({}, "n-a", "poison")
+    rpc_proxy.probe.add_note({}, "n-b", "healthy")
+    _, _, parked = queue_names("probe", "probe.note_added", "probe_consumer", "on_note_added", (0.2, 0.4))
+    wait_for(lambda: queue_depth(probe_env["amqp_uri"], parked) == 1, message="the poisoned event to be parked")
+    assert [r.text for r in probe.applied_rows(probe_env["engines"]["probe_consumer"])] == ["healthy"]
+    with Connection(probe_env["amqp_uri"]) as conn:
+        message = conn.SimpleQueue(parked).get(timeout=5)
+        assert message.headers["x-crm-attempts"] == 3
+        assert "poisoned" in message.headers["x-crm-last-error"]
+        assert json.loads(message.body)["payload"]["text"] == "poison"
+
+
+def test_relay_killed_between_publish_and_mark_publishes_again_consumer_applies_once(
+        probe_env, start_service, monkeypatch):
+    declare_probe_consumer(probe_env["amqp_uri"])
+    engine = probe_env["engines"]["probe"]
+    outbox = probe.metadata.tables["outbox"]
+    uow = UnitOfWork(sessionmaker(engine), outbox)
+    uow.emit("probe.note_added", {"note_id": "n-twice", "text": "published twice"})
+    uow.commit()
+    uow.close()
+
+    crashing = OutboxRelay(engine, outbox, probe_env["amqp_uri"])
+
+    def crash(*_args):
+        raise SystemExit("relay killed after publishing, before marking")
+
+    monkeypatch.setattr(crashing, "_mark", crash)
+    with pytest.raises(SystemExit):
+        crashing.drain_once()
+    crashing._drop_connection()
+    assert outbox_rows(engine, published=False) == 1
+
+    OutboxRelay(engine, outbox, probe_env["amqp_uri"]).drain_once()
+    assert outbox_rows(engine, published=False) == 0
+    main, _, _ = queue_names("probe", "probe.note_added", "probe_consumer", "on_note_added", (0.2, 0.4))
+    assert queue_depth(probe_env["amqp_uri"], main) == 2
+
+    start_service(probe.ProbeConsumer)
+    wait_for(lambda: queue_depth(probe_env["amqp_uri"], main) == 0, message="both copies consumed")
+    eventlet.sleep(0.5)
+    assert [r.text for r in probe.applied_rows(probe_env["engines"]["probe_consumer"])] == ["published twice"]
+
+
+def test_two_slow_queries_in_one_service_overlap(probe_env, start_service, rpc_proxy):
+    """psycogreen makes psycopg2 cooperative: a blocking driver would run these one after the other."""
+    start_service(probe.ProbeService)
+    first = eventlet.spawn(rpc_proxy.probe.slow, {}, 1.0)
+    with ClusterRpcProxy(
+            {"AMQP_URI": probe_env["amqp_uri"], "serializer": "json"}, timeout=20) as other:
+        start_b, end_b = other.probe.slow({}, 1.0)
+    start_a, end_a = first.wait()
+    assert start_a < end_b and start_b < end_a, "the two queries ran one after the other"
+
+
+def test_rpc_events_and_timers_run_under_the_pinned_eventlet(probe_env, start_service, rpc_proxy):
+    declare_probe_consumer(probe_env["amqp_uri"])
+    probe.TICKS.clear()
+    start_service(probe.ProbeService)
+    start_service(probe.ProbeConsumer)
+    assert rpc_proxy.probe.add_note({}, str(uuid.uuid4()), "runtime") is not None
+    wait_for(lambda: probe.applied_rows(probe_env["engines"]["probe_consumer"]), message="event delivery")
+    wait_for(lambda: len(probe.TICKS) >= 3, message="the timer to tick")
