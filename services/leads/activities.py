@@ -13,7 +13,7 @@ from services.leads import domain
 from services.leads.calendar_feed import render_calendar
 from services.leads.commands import require_writer, rescore
 from services.leads.models import Activity, Lead, Rep
-from services.leads.queries import visible_lead
+from services.leads.queries import utc_dump, visible_lead
 from services.leads.schemas import ActivityOut
 from shared.db import UnitOfWork, as_utc, utcnow
 from shared.errors import Forbidden, Invalid, NotFound
@@ -22,9 +22,7 @@ _out = ActivityOut()
 
 
 def activity_dict(activity: Activity, company: str | None = None) -> dict[str, Any]:
-    for name in ("due_at", "outcome_at", "created_at"):
-        setattr(activity, name, as_utc(getattr(activity, name)))
-    data = _out.dump(activity)
+    data = utc_dump(_out, activity, ("due_at", "outcome_at", "created_at"))
     data["lead_company"] = company
     return data
 

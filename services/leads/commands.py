@@ -227,7 +227,8 @@ def update_lead(uow: UnitOfWork, caller: dict, lead_id: str, data: dict) -> dict
     if not changed:
         return lead_dict(lead)
     _apply_keys(lead)
-    existing = find_duplicate(session, _keys_of(lead), exclude_id=lead.id)
+    with session.no_autoflush:  # one UPDATE, so the version moves by exactly one
+        existing = find_duplicate(session, _keys_of(lead), exclude_id=lead.id)
     if existing is not None:
         raise duplicate_conflict(existing, _keys_of(lead))
     lead.updated_at = lead.last_touched_at = utcnow()

@@ -19,7 +19,8 @@ from services.leads import domain
 from services.leads.commands import build_lead, created_payload, require_role
 from services.leads.models import ImportChunk, ImportJob, ImportRowError, Lead
 from services.leads.schemas import ImportJobOut, LeadCreate
-from shared.db import UnitOfWork, as_utc, utcnow
+from services.leads.queries import utc_dump
+from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, DomainError, NotFound
 
 _row_schema = LeadCreate(unknown=EXCLUDE)
@@ -29,8 +30,7 @@ IMPORTERS = ("rep", "manager", "admin")
 
 
 def job_dict(job: ImportJob, errors: Iterable[ImportRowError] = ()) -> dict[str, Any]:
-    job.created_at, job.finished_at = as_utc(job.created_at), as_utc(job.finished_at)
-    data = _job_out.dump(job)
+    data = utc_dump(_job_out, job, ("created_at", "finished_at"))
     data["errors"] = [{"row": e.row, "field": e.field, "reason": e.reason,
                        "existing_lead_id": e.existing_lead_id} for e in errors]
     return data

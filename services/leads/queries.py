@@ -23,9 +23,17 @@ _TIMES = ("created_at", "updated_at", "last_touched_at", "converted_at")
 
 
 def lead_dict(lead: Lead) -> dict[str, Any]:
-    for name in _TIMES:
-        setattr(lead, name, as_utc(getattr(lead, name)))
-    return _lead_out.dump(lead)
+    """The lead as the API shows it; never touches the ORM object (that would dirty it)."""
+    return utc_dump(_lead_out, lead, _TIMES)
+
+
+def utc_dump(schema, obj, time_fields) -> dict[str, Any]:
+    """Dump ``obj`` with its times as aware UTC (SQLite hands them back naive)."""
+    data = schema.dump(obj)
+    for name in time_fields:
+        value = as_utc(getattr(obj, name))
+        data[name] = value.isoformat() if value is not None else None
+    return data
 
 
 def pool_clause():
