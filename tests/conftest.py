@@ -114,10 +114,13 @@ def suite(throwaway, amqp_uri):
     ensure_admin_key(sessions, key)
     app = create_app(settings)
     made = Suite(dict(os.environ), app.test_client(), key, sessions)
+    made.app = app
     made.start("leads")
     made.wait_ready()
     yield made
     made.stop_all()
+    app.extensions["crm"].relay.stop()
+    app.extensions["crm"].rpc.close()
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)

@@ -2,9 +2,12 @@
 gateway also uses to validate requests and to generate the OpenAPI document."""
 from __future__ import annotations
 
+from datetime import time
+
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.leads.domain import ACTIVITY_TYPES, LeadSource, LeadStatus
+from shared.fields import WireDateTime
 
 SOURCES = [s.value for s in LeadSource]
 STATUSES = [s.value for s in LeadStatus] + ["prospect"]
@@ -86,10 +89,10 @@ class LeadOut(Schema):
     in_pool = fields.Boolean()
     merged_into_id = fields.String(allow_none=True)
     version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    last_touched_at = fields.DateTime(allow_none=True)
-    converted_at = fields.DateTime(allow_none=True)
+    created_at = WireDateTime()
+    updated_at = WireDateTime()
+    last_touched_at = WireDateTime(allow_none=True)
+    converted_at = WireDateTime(allow_none=True)
 
 
 class LeadFilter(Strict):
@@ -186,14 +189,14 @@ class ActivityOut(Schema):
     subject = fields.String(allow_none=True)
     owner_id = fields.String(allow_none=True)
     team_id = fields.String(allow_none=True)
-    due_at = fields.DateTime()
+    due_at = WireDateTime()
     duration_minutes = fields.Integer()
     cost = fields.Decimal(as_string=True, allow_none=True)
     currency = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
     outcome = fields.String(allow_none=True)
-    outcome_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
+    outcome_at = WireDateTime(allow_none=True)
+    created_at = WireDateTime()
 
 
 class ActivityListQuery(Page):
@@ -211,8 +214,8 @@ class PlanCalls(Strict):
         "description": "reps whose planners get the calls; default: each lead's owner"})
     first_day = fields.Date(required=True)
     last_day = fields.Date(required=True)
-    day_start = fields.Time(load_default="09:00")
-    day_end = fields.Time(load_default="17:00")
+    day_start = fields.Time(load_default=time(9, 0))
+    day_end = fields.Time(load_default=time(17, 0))
     duration_minutes = fields.Integer(load_default=15, validate=validate.Range(min=1, max=480))
     skip_weekends = fields.Boolean(load_default=True)
     subject = fields.String(allow_none=True, validate=validate.Length(max=200))
@@ -242,6 +245,6 @@ class ImportJobOut(Schema):
     processed_rows = fields.Integer()
     imported = fields.Integer()
     rejected = fields.Integer()
-    created_at = fields.DateTime()
-    finished_at = fields.DateTime(allow_none=True)
+    created_at = WireDateTime()
+    finished_at = WireDateTime(allow_none=True)
     errors = fields.List(fields.Nested(ImportErrorOut))

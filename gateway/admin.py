@@ -1,0 +1,187 @@
+"""Admin endpoints for the identity store: users, teams, branches, partners, API keys."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from gateway import identity
+from gateway.auth import current_caller, require_roles
+from gateway.models import ApiKey, Branch, Partner, Team, User
+from gateway.schemas import (ApiKeyCreated, ApiKeyIn, ApiKeyOut, Caller, Entity, Named, PageArgs,
+                             TeamIn, UserIn, UserOut, UserPatch)
+from shared.db import utcnow
+from shared.errors import Conflict, Invalid, NotFound
+
+blueprint = Blueprint("identity", __name__, url_prefix="/api/v1", description="Users, teams, partners and API keys")
+admin_only = require_roles("admin")
+
+
+@contextmanager
+def unit_of_work():
+    state = current_app.extensions["crm"]
+    uow = identity.unit_of_work(state.sessions, on_commit=state.relay.wake)
+    try:
+        yield uow
+        uow.commit()
+    except IntegrityError as exc:
+        raise Conflict("that conflicts with an existing record", extra={"cause": str(exc.orig)[:200]}) from None
+    finally:
+        uow.close()
+
+
+def _page(session, model, args, order):
+    total = session.scalar(select(func.count()).select_from(model))
+    items = session.scalars(select(model).order_by(order).limit(args["limit"]).offset(args["offset"])).all()
+    return {"items": items, "total": total, "limit": args["limit"], "offset": args["offset"]}
+
+
+def _get(session, model, ident, what):
+    obj = session.get(model, ident)
+    if obj is None:
+        raise NotFound(f"{what} {ident} not found")
+    return obj
+
+
+def _check_refs(session, data):
+    for field, model in (("team_id", Team), ("branch_id", Branch), ("partner_id", Partner)):
+        if data.get(field) and session.get(model, data[field]) is None:
+            raise Invalid(f"{field} does not exist", errors={field: "unknown id"})
+
+
+def _list_schema(item):
+    from marshmallow import Schema, fields
+
+    class ListOf(Schema):
+        items = fields.List(fields.Nested(item))
+        total = fields.Integer()
+        limit = fields.Integer()
+        offset = fields.Integer()
+    ListOf.__name__ = f"{item.__name__}List"
+    return ListOf
+
+
+def directory(path: str, model, schema_in, what: str) -> None:
+    """POST/GET list/GET one for a simple named entity (branches, teams, partners)."""
+
+    @blueprint.route(f"/{path}", endpoint=f"{path}_collection")
+    class Collection(MethodView):
+        decorators = [admin_only]
+
+        @blueprint.arguments(PageArgs, location="query")
+        @blueprint.response(200, EntityList)
+        def get(self, args):
+            with unit_of_work() as uow:
+                return _page(uow.session, model, args, model.name)
+
+        @blueprint.arguments(schema_in)
+        @blueprint.response(201, Entity)
+        def post(self, data):
+            with unit_of_work() as uow:
+                _check_refs(uow.session, data)
+                if uow.session.scalars(select(model).where(model.name == data["name"])).first():
+                    raise Conflict(f"a {what} named {data['name']!r} exists", errors={"name": "taken"})
+                obj = model(created_at=utcnow(), **data)
+                uow.session.add(obj)
+                uow.session.flush()
+                return obj
+
+    @blueprint.route(f"/{path}/<ident>", endpoint=f"{path}_item")
+    class Item(MethodView):
+        decorators = [admin_only]
+
+        @blueprint.response(200, Entity)
+        def get(self, ident):
+            with unit_of_work() as uow:
+                return _get(uow.session, model, ident, what)
+
+
+EntityList = _list_schema(Entity)
+directory("branches", Branch, Named, "branch")
+directory("teams", Team, TeamIn, "team")
+directory("partners", Partner, Named, "partner")
+
+
+@blueprint.route("/users")
+class Users(MethodView):
+    decorators = [admin_only]
+
+    @blueprint.arguments(PageArgs, location="query")
+    @blueprint.response(200, _list_schema(UserOut))
+    def get(self, args):
+        with unit_of_work() as uow:
+            return _page(uow.session, User, args, User.name)
+
+    @blueprint.arguments(UserIn)
+    @blueprint.response(201, UserOut)
+    def post(self, data):
+        with unit_of_work() as uow:
+            _check_refs(uow.session, data)
+            return identity.create_user(uow, data)
+
+
+@blueprint.route("/users/<user_id>")
+class OneUser(MethodView):
+    decorators = [admin_only]
+
+    @blueprint.response(200, UserOut)
+    def get(self, user_id):
+        with unit_of_work() as uow:
+            return _get(uow.session, User, user_id, "user")
+
+    @blueprint.arguments(UserPatch)
+    @blueprint.response(200, UserOut)
+    def patch(self, data, user_id):
+        with unit_of_work() as uow:
+            _check_refs(uow.session, data)
+            return identity.update_user(uow, user_id, data)
+
+
+@blueprint.route("/users/<user_id>/deactivate", methods=["POST"])
+@blueprint.response(200, UserOut)
+@admin_only
+def deactivate_user(user_id):
+    """A departing user: their keys stop working; reassign their leads with POST /leads/reassign."""
+    with unit_of_work() as uow:
+        return identity.update_user(uow, user_id, {"active": False})
+
+
+@blueprint.route("/api-keys")
+class ApiKeys(MethodView):
+    decorators = [admin_only]
+
+    @blueprint.arguments(PageArgs, location="query")
+    @blueprint.response(200, _list_schema(ApiKeyOut))
+    def get(self, args):
+        with unit_of_work() as uow:
+            return _page(uow.session, ApiKey, args, ApiKey.created_at)
+
+    @blueprint.arguments(ApiKeyIn)
+    @blueprint.response(201, ApiKeyCreated)
+    def post(self, data):
+        """Create a key; the full key is in this answer only (it is stored hashed)."""
+        with unit_of_work() as uow:
+            record, key = identity.create_api_key(uow, data["user_id"], data["name"])
+            record.key = key  # shown in this answer only; not a column
+            return record
+
+
+@blueprint.route("/api-keys/<key_id>/revoke", methods=["POST"])
+@blueprint.response(200, ApiKeyOut)
+@admin_only
+def revoke_key(key_id):
+    with unit_of_work() as uow:
+        record = _get(uow.session, ApiKey, key_id, "API key")
+        record.revoked_at = record.revoked_at or utcnow()
+        return record
+
+
+@blueprint.route("/me")
+@blueprint.response(200, Caller)
+def me():
+    """Who the key in this request belongs to."""
+    return current_caller()

@@ -1,0 +1,85 @@
+"""The gateway's app factory: one authenticated HTTP API in front of the services."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, g
+from flask_limiter import Limiter
+from flask_smorest import Api
+from sqlalchemy.orm import sessionmaker
+
+from gateway import admin, auth, health, idempotency, problems
+from gateway.models import metadata
+from gateway.rpc import RpcPool
+from shared.config import Settings, load_settings
+from shared.db import make_engine
+from shared.logcontext import configure_logging
+from shared.outbox import OutboxRelay
+from shared.plugins import discover_services, load_object
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    sessions: sessionmaker
+    rpc: RpcPool
+    relay: OutboxRelay
+    services: dict
+
+
+def _rate_key() -> str:
+    from flask import request
+    return getattr(g, "key_id", None) or request.remote_addr or "anonymous"
+
+
+def create_app(settings: Settings | None = None, start_relay: bool = True) -> Flask:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, "gateway")
+    app = Flask("crm-gateway")
+    app.config.update(
+        API_TITLE="CRM Suite", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="v1/openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+            "info": {"description": "Errors are RFC 9457 problem details. POST accepts an "
+                                    "Idempotency-Key header; every answer carries X-Request-ID."},
+        },
+        MAX_CONTENT_LENGTH=200 * 1024 * 1024,
+    )
+    engine = make_engine(settings.database_url("gateway"))
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    relay = OutboxRelay(engine, metadata.tables["outbox"], settings.amqp_uri,
+                        poll_interval=settings.relay_poll_interval)
+    manifests = discover_services()
+    app.extensions["crm"] = GatewayState(settings, sessions, RpcPool(settings), relay, manifests)
+
+    app.before_request(auth.assign_request_id)
+    app.before_request(auth.authenticate_request)
+    app.before_request(idempotency.before)
+    app.after_request(idempotency.after)
+
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        return response
+
+    limiter = Limiter(_rate_key, app=app, default_limits=[settings.rate_limit],
+                      storage_uri=settings.rate_limit_storage_uri, headers_enabled=True)
+    limiter.exempt(health.blueprint)
+
+    api = Api(app)
+    problems.register(app)
+    api.register_blueprint(health.blueprint)
+    api.register_blueprint(admin.blueprint)
+    for name, manifest in manifests.items():
+        if manifest.blueprint:
+            api.register_blueprint(load_object(manifest.blueprint))
+    if start_relay:
+        relay.start_thread()
+    return app

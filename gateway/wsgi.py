@@ -1,0 +1,4 @@
+"""``gunicorn gateway.wsgi:app``"""
+from gateway.app import create_app
+
+app = create_app()

@@ -1,0 +1,296 @@
+"""The leads service's routes in the gateway: validate with the service's own
+schemas, call the service over RPC as the caller, shape the answer."""
+from __future__ import annotations
+
+import json
+import tempfile
+
+from flask import Response, current_app, request, stream_with_context, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from gateway.toolkit import call, page, require_roles
+from services.leads import schemas as s
+from shared.config import load_settings
+from shared.errors import Invalid
+from shared.tabular import TabularError, chunked, detect_format, iter_rows, write_csv, write_xlsx
+
+blueprint = Blueprint("leads", __name__, url_prefix="/api/v1", description="Leads, the lead pool, imports and activities")
+EXPORT_COLUMNS = ("id", "company", "contact_name", "email", "phone", "address", "territory", "source",
+                  "channel", "campaign", "segment", "industry", "estimated_value", "currency",
+                  "acquisition_cost", "tags", "interests", "owner_id", "team_id", "partner_id", "status",
+                  "score", "created_at", "updated_at")
+
+
+def _list_of(item):
+    return type(f"{item.__name__}Page", (Schema,), {
+        "items": fields.List(fields.Nested(item)), "total": fields.Integer(),
+        "limit": fields.Integer(), "offset": fields.Integer()})
+
+
+LeadPage, ActivityPage = _list_of(s.LeadOut), _list_of(s.ActivityOut)
+
+
+def _split(args: dict) -> tuple[dict, str, int, int]:
+    args = dict(args)
+    return args, args.pop("sort"), args.pop("limit"), args.pop("offset")
+
+
+@blueprint.route("/leads")
+class Leads(MethodView):
+    @blueprint.arguments(s.LeadListQuery, location="query")
+    @blueprint.response(200, LeadPage)
+    def get(self, args):
+        """List the leads you may see, filtered, sorted and paged."""
+        filters, sort, limit, offset = _split(args)
+        return page(call("leads", "list_leads", filters, sort, limit, offset), limit, offset)
+
+    @blueprint.arguments(s.LeadCreate)
+    @blueprint.response(201, s.LeadOut)
+    def post(self, data):
+        """Capture a lead. A duplicate (same normalised e-mail, phone or company) is 409."""
+        lead = call("leads", "create_lead", data)
+        return lead, 201, {"Location": url_for("leads.Lead", lead_id=lead["id"])}
+
+
+@blueprint.route("/leads/pool")
+@blueprint.arguments(s.LeadListQuery, location="query")
+@blueprint.response(200, LeadPage)
+def pool(args):
+    """Open leads nobody owns, which reps may claim."""
+    filters, sort, limit, offset = _split(args)
+    return page(call("leads", "list_pool", filters, sort, limit, offset), limit, offset)
+
+
+@blueprint.route("/leads/export")
+@blueprint.arguments(s.ExportQuery, location="query")
+@blueprint.response(200, description="CSV or XLSX of the filtered leads")
+def export(args):
+    """The filtered list as CSV (streamed) or XLSX."""
+    args = dict(args)
+    fmt, sort = args.pop("format"), args.pop("sort")
+    rows = _export_rows(args, sort)
+    if fmt == "csv":
+        return Response(stream_with_context(write_csv(rows, EXPORT_COLUMNS)), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=leads.csv"})
+    spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+    write_xlsx(rows, EXPORT_COLUMNS, spool)
+    spool.seek(0)
+    return Response(spool, headers={"Content-Disposition": "attachment; filename=leads.xlsx"},
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _export_rows(filters, sort, size=1000):
+    offset = 0
+    while True:
+        batch = call("leads", "export_leads", filters, sort, offset, size)["items"]
+        yield from batch
+        if len(batch) < size:
+            return
+        offset += size
+
+
+@blueprint.route("/leads/reassign", methods=["POST"])
+@blueprint.arguments(s.Reassign)
+@require_roles("manager", "admin")
+def reassign(data):
+    """Move every open lead of a departing rep to another rep, or back to the pool."""
+    return call("leads", "reassign_owner", data["from_owner_id"], data.get("to_owner_id"))
+
+
+@blueprint.route("/leads/<lead_id>", endpoint="Lead")
+class Lead(MethodView):
+    @blueprint.response(200, s.LeadOut)
+    def get(self, lead_id):
+        return call("leads", "get_lead", lead_id)
+
+    @blueprint.arguments(s.LeadUpdate)
+    @blueprint.response(200, s.LeadOut)
+    def patch(self, data, lead_id):
+        """Change fields; send the version you read (a stale one is 409)."""
+        return call("leads", "update_lead", lead_id, data)
+
+
+@blueprint.route("/leads/<lead_id>/history")
+def history(lead_id):
+    return {"items": call("leads", "lead_history", lead_id)}
+
+
+def _status_route(path: str, status: str, doc: str):
+    @blueprint.route(f"/leads/<lead_id>/{path}", methods=["POST"], endpoint=f"lead_{path}")
+    @blueprint.arguments(s.StatusChange, required=False)
+    @blueprint.response(200, s.LeadOut)
+    @blueprint.doc(summary=doc)
+    def change(data, lead_id):
+        return call("leads", "change_status", lead_id, status, (data or {}).get("reason"))
+
+
+_status_route("contacted", "contacted", "Mark the lead contacted")
+_status_route("qualify", "qualified", "Qualify the lead")
+_status_route("reopen", "new", "Reopen a disqualified lead")
+
+
+@blueprint.route("/leads/<lead_id>/disqualify", methods=["POST"])
+@blueprint.arguments(s.Disqualify)
+@blueprint.response(200, s.LeadOut)
+def disqualify(data, lead_id):
+    return call("leads", "change_status", lead_id, "disqualified", data["reason"])
+
+
+@blueprint.route("/leads/<lead_id>/convert", methods=["POST"])
+@blueprint.response(200, s.LeadOut)
+def convert(lead_id):
+    """Convert a qualified lead; emits leads.lead_converted for sales."""
+    return call("leads", "convert_lead", lead_id)
+
+
+@blueprint.route("/leads/<lead_id>/assign", methods=["POST"])
+@blueprint.arguments(s.Assign)
+@blueprint.response(200, s.LeadOut)
+def assign(data, lead_id):
+    return call("leads", "assign_lead", lead_id, data.get("owner_id"), data.get("rule"))
+
+
+@blueprint.route("/leads/<lead_id>/claim", methods=["POST"])
+@blueprint.response(200, s.LeadOut)
+def claim(lead_id):
+    return call("leads", "claim_lead", lead_id)
+
+
+@blueprint.route("/leads/<lead_id>/release", methods=["POST"])
+@blueprint.response(200, s.LeadOut)
+def release(lead_id):
+    return call("leads", "release_lead", lead_id)
+
+
+@blueprint.route("/leads/<lead_id>/merge", methods=["POST"])
+@blueprint.arguments(s.Merge)
+@blueprint.response(200, s.LeadOut)
+def merge(data, lead_id):
+    """Fold another lead into this one; both histories are kept."""
+    return call("leads", "merge_leads", lead_id, data["source_id"])
+
+
+@blueprint.route("/assignment-rules")
+class AssignmentRules(MethodView):
+    @blueprint.response(200, s.AssignmentRuleOut(many=True))
+    def get(self):
+        return call("leads", "list_assignment_rules")
+
+    @blueprint.arguments(s.AssignmentRuleIn)
+    @blueprint.response(201, s.AssignmentRuleOut)
+    def post(self, data):
+        return call("leads", "create_assignment_rule", data)
+
+
+@blueprint.route("/assignment-rules/<rule_id>", methods=["DELETE"])
+def delete_rule(rule_id):
+    call("leads", "delete_assignment_rule", rule_id)
+    return "", 204
+
+
+class ImportForm(Schema):
+    file = fields.Raw(metadata={"type": "string", "format": "binary"}, required=True)
+    mapping = fields.String(metadata={"description": "JSON object: file column -> lead field"})
+
+
+class ImportQuery(s.Strict):
+    error_offset = fields.Integer(load_default=0)
+    error_limit = fields.Integer(load_default=100)
+
+
+@blueprint.route("/leads/imports", methods=["POST"])
+@blueprint.arguments(ImportForm, location="files", required=False)
+@blueprint.response(202, s.ImportJobOut)
+def start_import(_files):
+    """Upload a CSV or XLSX file; the rows are imported as a job you can poll."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise Invalid("send the file as multipart field 'file'", errors={"file": "required"})
+    mapping = _mapping(request.form.get("mapping"))
+    try:
+        fmt = detect_format(upload.filename or "", upload.mimetype)
+        job = call("leads", "start_import", upload.filename, mapping)
+        total = 0
+        for seq, chunk in enumerate(chunked(iter_rows(upload.stream, fmt, mapping),
+                                            load_settings().import_chunk_rows)):
+            call("leads", "add_import_chunk", job["id"], seq, chunk)
+            total += len(chunk)
+    except TabularError as exc:
+        raise Invalid(str(exc), errors={"file": str(exc)}) from None
+    job = call("leads", "finish_import", job["id"], total)
+    return job, 202, {"Location": url_for("leads.get_import", job_id=job["id"])}
+
+
+def _mapping(raw: str | None) -> dict | None:
+    if not raw:
+        return None
+    try:
+        mapping = json.loads(raw)
+    except ValueError:
+        mapping = None
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise Invalid("mapping must be a JSON object of column -> field", errors={"mapping": "not a JSON object"})
+    return mapping
+
+
+@blueprint.route("/leads/imports/<job_id>")
+@blueprint.arguments(ImportQuery, location="query")
+@blueprint.response(200, s.ImportJobOut)
+def get_import(args, job_id):
+    """Progress of an import, and its rejected rows (row number, field, reason)."""
+    return call("leads", "get_import", job_id, args["error_offset"], args["error_limit"])
+
+
+@blueprint.route("/activities")
+class Activities(MethodView):
+    @blueprint.arguments(s.ActivityListQuery, location="query")
+    @blueprint.response(200, ActivityPage)
+    def get(self, args):
+        filters, sort, limit, offset = _split(args)
+        return page(call("leads", "list_activities", filters, sort, limit, offset), limit, offset)
+
+    @blueprint.arguments(s.ActivityCreate)
+    @blueprint.response(201, s.ActivityOut)
+    def post(self, data):
+        return call("leads", "create_activity", data)
+
+
+@blueprint.route("/activities/plan", methods=["POST"])
+@blueprint.arguments(s.PlanCalls)
+@blueprint.response(201, ActivityPage)
+def plan(data):
+    """Put calls for a set of leads on reps' planners, spread evenly over the days."""
+    planned = call("leads", "plan_calls", data)["planned"]
+    return {"items": planned, "total": len(planned), "limit": len(planned), "offset": 0}
+
+
+@blueprint.route("/activities/outcome-required")
+@blueprint.response(200, ActivityPage)
+def outcome_required():
+    """Your past-due activities that still wait for an outcome."""
+    items = call("leads", "outcome_required")
+    return {"items": items, "total": len(items), "limit": len(items), "offset": 0}
+
+
+@blueprint.route("/activities/<activity_id>/outcome", methods=["POST"])
+@blueprint.arguments(s.Outcome)
+@blueprint.response(200, s.ActivityOut)
+def outcome(data, activity_id):
+    return call("leads", "record_outcome", activity_id, data["outcome"])
+
+
+@blueprint.route("/activities/calendar")
+def calendar_url():
+    """The secret address of your calendar feed, for a phone or desktop calendar."""
+    token = call("leads", "calendar_token")["token"]
+    return {"url": url_for("leads.calendar_feed", token=token, _external=True)}
+
+
+@blueprint.route("/calendar/<token>.ics")
+@blueprint.doc(security=[])
+def calendar_feed(token):
+    """iCalendar feed of a rep's activities; the address itself is the secret."""
+    feed = current_app.extensions["crm"].rpc.call("leads", "calendar_feed", token)
+    return Response(feed, mimetype="text/calendar")
