@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway import identity
-from gateway.auth import current_caller, require_roles
 from gateway.models import ApiKey, Branch, Partner, Team, User
-from gateway.schemas import (ApiKeyCreated, ApiKeyIn, ApiKeyOut, Caller, Entity, Named, PageArgs,
-                             TeamIn, UserIn, UserOut, UserPatch)
+from gateway.schemas import (ApiKeyCreated, ApiKeyIn, ApiKeyOut, ApiKeyQuery, Caller, Entity, Named,
+                             PageArgs, TeamIn, UserIn, UserOut, UserPatch)
+from gateway.toolkit import current_caller, page, require_roles
 from shared.db import utcnow
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, NotFound
 
 blueprint = Blueprint("identity", __name__, url_prefix="/api/v1", description="Users, teams, partners and API keys")
 admin_only = require_roles("admin")
@@ -34,10 +34,11 @@ def unit_of_work():
         uow.close()
 
 
-def _page(session, model, args, order):
-    total = session.scalar(select(func.count()).select_from(model))
-    items = session.scalars(select(model).order_by(order).limit(args["limit"]).offset(args["offset"])).all()
-    return {"items": items, "total": total, "limit": args["limit"], "offset": args["offset"]}
+def _page(session, model, args, order, *where):
+    total = session.scalar(select(func.count()).select_from(model).where(*where))
+    items = session.scalars(select(model).where(*where).order_by(order, model.id)
+                            .limit(args["limit"]).offset(args["offset"])).all()
+    return page({"items": items, "total": total}, args["limit"], args["offset"])
 
 
 def _get(session, model, ident, what):
@@ -45,12 +46,6 @@ def _get(session, model, ident, what):
     if obj is None:
         raise NotFound(f"{what} {ident} not found")
     return obj
-
-
-def _check_refs(session, data):
-    for field, model in (("team_id", Team), ("branch_id", Branch), ("partner_id", Partner)):
-        if data.get(field) and session.get(model, data[field]) is None:
-            raise Invalid(f"{field} does not exist", errors={field: "unknown id"})
 
 
 def _list_schema(item):
@@ -82,7 +77,7 @@ def directory(path: str, model, schema_in, what: str) -> None:
         @blueprint.response(201, Entity)
         def post(self, data):
             with unit_of_work() as uow:
-                _check_refs(uow.session, data)
+                identity.check_refs(uow.session, data)
                 if uow.session.scalars(select(model).where(model.name == data["name"])).first():
                     raise Conflict(f"a {what} named {data['name']!r} exists", errors={"name": "taken"})
                 obj = model(created_at=utcnow(), **data)
@@ -120,7 +115,6 @@ class Users(MethodView):
     @blueprint.response(201, UserOut)
     def post(self, data):
         with unit_of_work() as uow:
-            _check_refs(uow.session, data)
             return identity.create_user(uow, data)
 
 
@@ -137,7 +131,6 @@ class OneUser(MethodView):
     @blueprint.response(200, UserOut)
     def patch(self, data, user_id):
         with unit_of_work() as uow:
-            _check_refs(uow.session, data)
             return identity.update_user(uow, user_id, data)
 
 
@@ -154,11 +147,13 @@ def deactivate_user(user_id):
 class ApiKeys(MethodView):
     decorators = [admin_only]
 
-    @blueprint.arguments(PageArgs, location="query")
+    @blueprint.arguments(ApiKeyQuery, location="query")
     @blueprint.response(200, _list_schema(ApiKeyOut))
     def get(self, args):
+        """Keys without their secrets (``prefix`` tells them apart), optionally of one user."""
+        where = [ApiKey.user_id == args["user_id"]] if args.get("user_id") else []
         with unit_of_work() as uow:
-            return _page(uow.session, ApiKey, args, ApiKey.created_at)
+            return _page(uow.session, ApiKey, args, ApiKey.created_at, *where)
 
     @blueprint.arguments(ApiKeyIn)
     @blueprint.response(201, ApiKeyCreated)

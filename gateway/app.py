@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_smorest import Api
 from sqlalchemy.orm import sessionmaker
@@ -16,68 +16,83 @@ from shared.config import Settings, load_settings
 from shared.db import make_engine
 from shared.logcontext import configure_logging
 from shared.outbox import OutboxRelay
-from shared.plugins import discover_services, load_object
+from shared.plugins import ServiceManifest, discover_services, load_object
 
 log = logging.getLogger(__name__)
+READINESS_TIMEOUT = 2.0
 
 
 @dataclass
 class GatewayState:
+    """What the request handlers share, at ``app.extensions["crm"]``."""
     settings: Settings
     sessions: sessionmaker
     rpc: RpcPool
+    probe_rpc: RpcPool          # short timeout, for /readyz
     relay: OutboxRelay
-    services: dict
+    services: dict[str, ServiceManifest]
 
 
 def _rate_key() -> str:
-    from flask import request
-    return getattr(g, "key_id", None) or request.remote_addr or "anonymous"
+    return g.get("key_id") or request.remote_addr or "anonymous"
 
 
-def create_app(settings: Settings | None = None, start_relay: bool = True) -> Flask:
-    settings = settings or load_settings()
-    configure_logging(settings.log_level, "gateway")
-    app = Flask("crm-gateway")
+def _openapi_config(app: Flask) -> None:
     app.config.update(
         API_TITLE="CRM Suite", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="v1/openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         API_SPEC_OPTIONS={
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "components": {"securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "an API key: crm_<key id>_<secret>"}}},
             "security": [{"bearer": []}],
-            "info": {"description": "Errors are RFC 9457 problem details. POST accepts an "
-                                    "Idempotency-Key header; every answer carries X-Request-ID."},
+            "info": {"description": "Errors are RFC 9457 problem details (application/problem+json). "
+                                    "POST accepts an Idempotency-Key header; every answer carries "
+                                    "X-Request-ID."},
         },
-        MAX_CONTENT_LENGTH=200 * 1024 * 1024,
     )
+
+
+def create_app(settings: Settings | None = None, start_relay: bool = True) -> Flask:
+    """The gateway WSGI app. ``start_relay=False`` leaves the outbox relay thread
+    (which publishes gateway.user_changed) stopped, for tests."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, "gateway")
+    app = Flask("crm-gateway")
+    _openapi_config(app)
+    app.config["MAX_CONTENT_LENGTH"] = 200 * 1024 * 1024
     engine = make_engine(settings.database_url("gateway"))
     sessions = sessionmaker(engine, expire_on_commit=False)
     relay = OutboxRelay(engine, metadata.tables["outbox"], settings.amqp_uri,
-                        poll_interval=settings.relay_poll_interval)
+                        batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval)
     manifests = discover_services()
-    app.extensions["crm"] = GatewayState(settings, sessions, RpcPool(settings), relay, manifests)
+    app.extensions["crm"] = GatewayState(
+        settings, sessions, RpcPool(settings),
+        RpcPool(settings, timeout=READINESS_TIMEOUT, size=max(2, len(manifests))), relay, manifests)
 
+    # Order matters: who is calling, then their rate limit, then idempotency.
     app.before_request(auth.assign_request_id)
     app.before_request(auth.authenticate_request)
+    limiter = Limiter(_rate_key, app=app, application_limits=[settings.rate_limit],
+                      storage_uri=settings.rate_limit_storage_uri, headers_enabled=True)
     app.before_request(idempotency.before)
     app.after_request(idempotency.after)
 
     @app.after_request
     def _echo_request_id(response):
-        response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        response.headers["X-Request-ID"] = g.get("request_id", "")
         return response
 
-    limiter = Limiter(_rate_key, app=app, default_limits=[settings.rate_limit],
-                      storage_uri=settings.rate_limit_storage_uri, headers_enabled=True)
-    limiter.exempt(health.blueprint)
+    app.teardown_request(auth.forget_request_id)
 
     api = Api(app)
     problems.register(app)
     api.register_blueprint(health.blueprint)
+    limiter.exempt(health.blueprint)
     api.register_blueprint(admin.blueprint)
-    for name, manifest in manifests.items():
+    for manifest in manifests.values():
         if manifest.blueprint:
             api.register_blueprint(load_object(manifest.blueprint))
     if start_relay:

@@ -1,48 +1,82 @@
-"""``Idempotency-Key`` on POST: a retried request gets the first answer and creates nothing twice."""
+"""``Idempotency-Key`` on POST: a retried request gets the first answer and creates nothing twice.
+
+The first request with a key claims it (a row with no status yet), runs,
+and stores its final answer: any 2xx or 4xx except 429. A retry with the
+same key, path and body gets that answer again with ``Idempotent-Replayed:
+true``; the same key with another request is 422; a retry while the first
+is still running is 409. A 5xx/503/429 frees the key, so the client's retry
+really runs. Keys are per API key.
+"""
 from __future__ import annotations
 
 import hashlib
+import tempfile
+from datetime import timedelta
 
 from flask import Response, current_app, g, request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Conflict, UnprocessableEntity
 
 from gateway.models import IdempotencyRecord
+from shared.db import as_utc, utcnow
 
 HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+# A claim older than this belongs to a request whose process died; let a retry take over.
+ABANDONED_AFTER = timedelta(minutes=30)
 _REPLAYED_HEADERS = ("Content-Type", "Location")
 
 
-def _request_hash() -> str:
-    digest = hashlib.sha256(f"{request.method} {request.path}?{request.query_string.decode()}\n".encode())
-    digest.update(request.get_data(cache=True))
+def _hash_body() -> str:
+    """SHA-256 of the body, read once into a spooled file that then replaces the
+    request's input: an uploaded spreadsheet is never held in memory whole."""
+    digest = hashlib.sha256()
+    spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+    while chunk := request.stream.read(64 * 1024):
+        digest.update(chunk)
+        spool.write(chunk)
+    spool.seek(0)
+    request.environ["wsgi.input"] = spool
+    request.__dict__.pop("stream", None)  # werkzeug caches the stream it already read
     return digest.hexdigest()
 
 
+def _find(session, key: str) -> IdempotencyRecord | None:
+    return session.scalars(select(IdempotencyRecord).where(
+        IdempotencyRecord.key_id == g.key_id, IdempotencyRecord.idempotency_key == key)).first()
+
+
 def before() -> Response | None:
+    """Claim the key, or answer a retry from the stored record."""
     key = request.headers.get(HEADER)
-    if request.method != "POST" or not key or getattr(g, "key_id", None) is None:
+    if request.method != "POST" or not key or g.get("key_id") is None:
         return None
-    if len(key) > 200:
-        raise UnprocessableEntity("Idempotency-Key is at most 200 characters")
+    if len(key) > MAX_KEY_LENGTH:
+        raise UnprocessableEntity(f"{HEADER} is at most {MAX_KEY_LENGTH} characters")
+    path = request.full_path.rstrip("?")
+    fingerprint = _hash_body()
     session = current_app.extensions["crm"].sessions()
     try:
-        fingerprint = _request_hash()
-        record = session.scalars(select(IdempotencyRecord).where(
-            IdempotencyRecord.key_id == g.key_id, IdempotencyRecord.idempotency_key == key)).first()
+        record = _find(session, key)
+        if record is not None and record.status is None and utcnow() - as_utc(record.created_at) > ABANDONED_AFTER:
+            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record.id))
+            session.commit()
+            record = None
         if record is None:
-            session.add(IdempotencyRecord(key_id=g.key_id, idempotency_key=key, request_hash=fingerprint))
+            session.add(IdempotencyRecord(key_id=g.key_id, idempotency_key=key, method=request.method,
+                                          path=path, request_hash=fingerprint, created_at=utcnow()))
             try:
                 session.commit()
             except IntegrityError:
-                raise Conflict("a request with this Idempotency-Key is in progress; retry later") from None
-            g.idempotency = key
+                raise Conflict(f"a request with this {HEADER} is in progress; retry later") from None
+            g.idempotency_key = key
             return None
-        if record.request_hash != fingerprint:
-            raise UnprocessableEntity("this Idempotency-Key was used with a different request")
+        if (record.method, record.path, record.request_hash) != (request.method, path, fingerprint):
+            raise UnprocessableEntity(f"this {HEADER} was used for another request "
+                                      f"({record.method} {record.path}); use a new key")
         if record.status is None:
-            raise Conflict("a request with this Idempotency-Key is in progress; retry later")
+            raise Conflict(f"a request with this {HEADER} is in progress; retry later")
         response = Response(record.body, status=record.status, headers=record.headers or {})
         response.headers["Idempotent-Replayed"] = "true"
         return response
@@ -51,19 +85,22 @@ def before() -> Response | None:
 
 
 def after(response: Response) -> Response:
-    key = getattr(g, "idempotency", None)
+    """Store a final answer for the claimed key, or free the key for a real retry."""
+    key = g.pop("idempotency_key", None)
     if key is None:
         return response
+    final = response.status_code < 500 and response.status_code != 429 and not response.is_streamed
     session = current_app.extensions["crm"].sessions()
     try:
-        record = session.scalars(select(IdempotencyRecord).where(
-            IdempotencyRecord.key_id == g.key_id, IdempotencyRecord.idempotency_key == key)).first()
-        if response.status_code >= 500 or response.is_streamed:
-            session.delete(record)  # not a final answer: let the client retry for real
-        else:
+        record = _find(session, key)
+        if record is None:
+            return response
+        if final:
             record.status = response.status_code
             record.body = response.get_data(as_text=True)
             record.headers = {h: response.headers[h] for h in _REPLAYED_HEADERS if h in response.headers}
+        else:
+            session.delete(record)
         session.commit()
     finally:
         session.close()

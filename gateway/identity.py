@@ -1,8 +1,16 @@
 """Users, teams, partners and API keys: the gateway's identity store.
 
-API keys look like ``crm_<key id>_<secret>``; only a SHA-256 of the secret is
-kept. Every change to a user emits ``gateway.user_changed`` through the
-outbox, in the same transaction, so services (the leads roster) follow.
+Plain functions on a :class:`~shared.db.UnitOfWork` (or a ``sessionmaker``
+for the CLI entry points), usable from the HTTP admin routes and ``crm``.
+
+API keys look like ``crm_<key id>_<secret>``: the key id is a uuid4 (shown in
+lists and logs), the secret is ``secrets.token_urlsafe(32)`` and only its
+SHA-256 is stored. A key of any other shape (an operator's own
+``CRM_ADMIN_KEY``) is accepted too: it is its own secret and its id is a
+uuid derived from its hash, so the same string always finds the same row.
+
+Every change to a user emits ``gateway.user_changed`` through the outbox, in
+the same transaction, so services (the leads roster) follow.
 """
 from __future__ import annotations
 
@@ -10,17 +18,18 @@ import hashlib
 import hmac
 import re
 import secrets
+import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.models import ApiKey, User, metadata
+from gateway.models import ApiKey, Branch, Partner, Team, User, metadata
 from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, Invalid, NotFound
 
 ROLES = ("rep", "manager", "admin", "partner", "ops")
-_KEY_SHAPE = re.compile(r"^crm_([0-9a-f]{16})_(.+)$")
+_KEY_SHAPE = re.compile(r"^crm_([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12})_(.+)$")
 USER_FIELDS = ("name", "email", "role", "team_id", "branch_id", "partner_id", "territory",
                "segments", "sources", "active")
 
@@ -30,25 +39,22 @@ def _hash(secret: str) -> str:
 
 
 def new_key_string() -> str:
-    return f"crm_{secrets.token_hex(8)}_{secrets.token_urlsafe(32)}"
+    """A fresh key in the ``crm_<uuid4>_<secret>`` shape (not stored anywhere)."""
+    return f"crm_{uuid.uuid4()}_{secrets.token_urlsafe(32)}"
 
 
-def split_key(key: str) -> tuple[str, str]:
-    """(key id, secret). A key of another shape (a CRM_ADMIN_KEY chosen by an
-    operator) gets an id derived from its hash, and is its own secret."""
+def split_key(key: str) -> tuple[str, str, str]:
+    """(key id, secret, display prefix) of a presented key, whatever its shape."""
     match = _KEY_SHAPE.match(key)
     if match:
-        return match.group(1), match.group(2)
-    return _hash("id:" + key)[:16], key
+        return match.group(1), match.group(2), f"crm_{match.group(1)}"
+    derived = str(uuid.UUID(hex=_hash("id:" + key)[:32], version=4))
+    return derived, key, key[:4] + "..."
 
 
 def unit_of_work(sessions: sessionmaker, on_commit=None) -> UnitOfWork:
+    """A unit of work on the gateway database whose events go to its outbox."""
     return UnitOfWork(sessions, metadata.tables["outbox"], on_commit=on_commit)
-
-
-def user_dict(user: User) -> dict[str, Any]:
-    return {"id": user.id, **{f: getattr(user, f) for f in USER_FIELDS},
-            "created_at": user.created_at}
 
 
 def _emit_user(uow: UnitOfWork, user: User) -> None:
@@ -59,7 +65,16 @@ def _emit_user(uow: UnitOfWork, user: User) -> None:
         "active": user.active})
 
 
+def check_refs(session: Session, data: dict) -> None:
+    """Refuse (422) team, branch or partner ids that do not exist."""
+    for field, model in (("team_id", Team), ("branch_id", Branch), ("partner_id", Partner)):
+        if data.get(field) and session.get(model, data[field]) is None:
+            raise Invalid(f"{field} {data[field]} does not exist", errors={field: "unknown id"})
+
+
 def _check_user(session: Session, user: User) -> None:
+    check_refs(session, {"team_id": user.team_id, "branch_id": user.branch_id,
+                         "partner_id": user.partner_id})
     if user.role not in ROLES:
         raise Invalid(f"unknown role {user.role!r}", errors={"role": f"one of {', '.join(ROLES)}"})
     if user.role == "partner" and not user.partner_id:
@@ -72,6 +87,7 @@ def _check_user(session: Session, user: User) -> None:
 
 
 def create_user(uow: UnitOfWork, data: dict) -> User:
+    """A new active user from ``data`` (fields of ``USER_FIELDS``); emits gateway.user_changed."""
     user = User(segments=[], sources=[], active=True, created_at=utcnow(),
                 **{k: v for k, v in data.items() if k in USER_FIELDS})
     _check_user(uow.session, user)
@@ -82,6 +98,7 @@ def create_user(uow: UnitOfWork, data: dict) -> User:
 
 
 def update_user(uow: UnitOfWork, user_id: str, data: dict) -> User:
+    """Change the given fields (``active=False`` deactivates); emits gateway.user_changed."""
     user = uow.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
@@ -99,15 +116,17 @@ def create_api_key(uow: UnitOfWork, user_id: str, name: str, key: str | None = N
     if uow.session.get(User, user_id) is None:
         raise Invalid(f"user {user_id} does not exist", errors={"user_id": "unknown user"})
     key = key or new_key_string()
-    key_id, secret = split_key(key)
-    record = ApiKey(id=key_id, user_id=user_id, name=name, secret_hash=_hash(secret), created_at=utcnow())
+    key_id, secret, prefix = split_key(key)
+    record = ApiKey(id=key_id, user_id=user_id, name=name, prefix=prefix, secret_hash=_hash(secret),
+                    created_at=utcnow())
     uow.session.add(record)
     uow.session.flush()
     return record, key
 
 
 def authenticate(session: Session, key: str) -> tuple[ApiKey, User] | None:
-    key_id, secret = split_key(key)
+    """The key's record and its user, or None if the key is unknown, revoked or its user inactive."""
+    key_id, secret, _ = split_key(key)
     record = session.get(ApiKey, key_id)
     if record is None or record.revoked_at is not None:
         return None
@@ -120,17 +139,25 @@ def authenticate(session: Session, key: str) -> tuple[ApiKey, User] | None:
 
 
 def ensure_admin_key(sessions: sessionmaker, key: str) -> None:
-    """Make ``key`` valid for the user "admin" (both created if missing)."""
+    """Make the full key string ``key`` valid for the admin user named "admin".
+
+    Creates the user (or reactivates it) and the key as needed; idempotent, so
+    ``crm up`` calls it on every start. A key not in the ``crm_<uuid4>_<secret>``
+    shape is stored under an id derived from its hash (see the module doc).
+    """
     uow = unit_of_work(sessions)
     try:
         if authenticate(uow.session, key):
             return
-        admin = uow.session.scalars(select(User).where(User.name == "admin", User.role == "admin")).first()
+        admin = uow.session.scalars(select(User).where(User.name == "admin", User.role == "admin")
+                                    .order_by(User.created_at)).first()
         if admin is None:
             admin = create_user(uow, {"name": "admin", "role": "admin"})
-        key_id, _ = split_key(key)
+        elif not admin.active:
+            update_user(uow, admin.id, {"active": True})
+        key_id, _, _ = split_key(key)
         stale = uow.session.get(ApiKey, key_id)
-        if stale is not None:
+        if stale is not None:  # revoked, or another secret under the same id: this key wins
             uow.session.delete(stale)
             uow.session.flush()
         create_api_key(uow, admin.id, "admin key (CRM_ADMIN_KEY or crm up)", key=key)
@@ -140,13 +167,20 @@ def ensure_admin_key(sessions: sessionmaker, key: str) -> None:
 
 
 def create_user_with_key(sessions: sessionmaker, role: str, name: str) -> str:
-    """The ``crm keys create`` path: the user named ``name`` (created with ``role``
-    if missing) gets a new key, which is returned."""
+    """The ``crm keys create --role ROLE --name NAME`` path; returns the new full key.
+
+    The user named ``name`` is created with ``role`` if missing (a partner user
+    gets a partner organisation of the same name); an existing user of another
+    role is a :class:`Conflict`.
+    """
     uow = unit_of_work(sessions)
     try:
         user = uow.session.scalars(select(User).where(User.name == name)).first()
         if user is None:
-            user = create_user(uow, {"name": name, "role": role})
+            data: dict[str, Any] = {"name": name, "role": role}
+            if role == "partner":
+                data["partner_id"] = _partner_named(uow.session, name).id
+            user = create_user(uow, data)
         elif user.role != role:
             raise Conflict(f"user {name!r} exists with role {user.role}")
         _, key = create_api_key(uow, user.id, f"{name} (crm keys create)")
@@ -154,3 +188,12 @@ def create_user_with_key(sessions: sessionmaker, role: str, name: str) -> str:
         return key
     finally:
         uow.close()
+
+
+def _partner_named(session: Session, name: str) -> Partner:
+    partner = session.scalars(select(Partner).where(Partner.name == name)).first()
+    if partner is None:
+        partner = Partner(name=name, active=True, created_at=utcnow())
+        session.add(partner)
+        session.flush()
+    return partner

@@ -65,10 +65,12 @@ class User(Base):
 
 
 class ApiKey(Base):
+    """``crm_<id>_<secret>``: the id is public (lists, logs), the secret is kept only as a SHA-256."""
     __tablename__ = "api_keys"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(48), default="", server_default="")
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(When)
@@ -76,11 +78,14 @@ class ApiKey(Base):
 
 
 class IdempotencyRecord(Base):
+    """The first answer to a POST with an ``Idempotency-Key``; ``status`` is NULL while in flight."""
     __tablename__ = "idempotency_records"
     __table_args__ = (UniqueConstraint("key_id", "idempotency_key", name="uq_idempotency_key"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key_id: Mapped[str] = mapped_column(String(32))
+    key_id: Mapped[str] = mapped_column(String(36))
     idempotency_key: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(10), default="POST", server_default="POST")
+    path: Mapped[str] = mapped_column(String(2000), default="", server_default="")
     request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[int | None] = mapped_column(Integer)
     body: Mapped[str | None] = mapped_column(Text)

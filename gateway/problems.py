@@ -2,27 +2,25 @@
 from __future__ import annotations
 
 import logging
-import socket
 
 from flask import Flask, Response, json, request
-from kombu.exceptions import OperationalError as KombuOperationalError
-from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
+from marshmallow import Schema
+from nameko.exceptions import RemoteError
 from werkzeug.exceptions import HTTPException
 
+from gateway.rpc import ServiceUnavailable
 from shared.errors import DomainError
 from shared.logcontext import get_request_id
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
-
-
-class ServiceUnavailable(Exception):
-    def __init__(self, service: str, detail: str):
-        super().__init__(detail)
-        self.service, self.detail = service, detail
+RETRY_AFTER_SECONDS = 5
+NOT_AN_OBJECT = Schema._default_error_messages["type"]
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
 def problem(status: int, title: str, detail: str | None = None, **extra) -> Response:
+    """A problem document; ``extra`` members (``errors``, ``allowed``, ...) are added when not empty."""
     body = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -30,8 +28,7 @@ def problem(status: int, title: str, detail: str | None = None, **extra) -> Resp
     if get_request_id():
         body["request_id"] = get_request_id()
     body.update({k: v for k, v in extra.items() if v not in (None, {}, [])})
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM)
-    return response
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM)
 
 
 def _domain(error: DomainError) -> Response:
@@ -39,29 +36,43 @@ def _domain(error: DomainError) -> Response:
 
 
 def _unavailable(error: ServiceUnavailable) -> Response:
+    log.warning("503: %s", error.detail)
     response = problem(503, "Service unavailable", error.detail, service=error.service)
-    response.headers["Retry-After"] = "5"
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def _validation_errors(messages: dict) -> dict:
+    """webargs groups messages by location (json, query, form, files); clients want fields."""
+    errors: dict = {}
+    for location, fields in messages.items():
+        errors.update(fields if isinstance(fields, dict) else {location: fields})
+    return errors
 
 
 def _http(error: HTTPException) -> Response:
-    # webargs/flask-smorest put marshmallow messages in error.data
     messages = (getattr(error, "data", None) or {}).get("messages")
+    if error.code == 400 and messages:  # webargs: the body is not JSON at all
+        return problem(400, "Malformed request", "the body is not valid JSON")
     if error.code == 422 and messages:
-        errors = {}
-        for location in messages.values():
-            errors.update(location)
-        if "_schema" in errors and isinstance(errors["_schema"], list) and any(
-                "Invalid JSON" in m or "Invalid input type" in str(m) for m in errors["_schema"]):
-            return problem(400, "Malformed request", "the body is not valid JSON")
+        errors = _validation_errors(messages)
+        if errors.get("_schema") == [NOT_AN_OBJECT]:  # JSON, but not an object
+            return problem(400, "Malformed request", "the body must be a JSON object",
+                           errors=errors)
         return problem(422, "Invalid input", "the request has invalid fields", errors=errors)
     response = problem(error.code or 500, error.name, error.description)
+    for name, value in error.get_headers():
+        if name in _KEPT_HEADERS:
+            response.headers[name] = value
     if error.code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="crm"'
-    for name in ("Retry-After", "Allow"):
-        if name in (error.get_headers() and dict(error.get_headers())):
-            response.headers[name] = dict(error.get_headers())[name]
     return response
+
+
+def _remote(error: RemoteError) -> Response:
+    log.error("a service failed: %s: %s", error.exc_type, error.value)
+    return problem(500, "Internal server error",
+                   "a service failed to answer; quote the request id when you report it")
 
 
 def _unexpected(error: Exception) -> Response:
@@ -70,26 +81,8 @@ def _unexpected(error: Exception) -> Response:
                    "something went wrong on our side; quote the request id when you report it")
 
 
-def _remote(error: RemoteError) -> Response:
-    log.error("service error %s: %s", error.exc_type, error.value)
-    return problem(500, "Internal server error",
-                   "a service failed to answer; quote the request id when you report it")
-
-
-def transport_error(service: str, error: Exception, timeout: float) -> ServiceUnavailable:
-    """Translate what the RPC layer raised when a service is away."""
-    if isinstance(error, UnknownService):
-        return ServiceUnavailable(service, f"the {service} service is not running; try again later")
-    if isinstance(error, RpcTimeout):
-        return ServiceUnavailable(service, f"the {service} service did not answer within {timeout:g}s; "
-                                           "try again later")
-    return ServiceUnavailable(service, "the message broker cannot be reached; try again later")
-
-
-TRANSPORT_ERRORS = (UnknownService, RpcTimeout, KombuOperationalError, socket.error, ConnectionError)
-
-
 def register(app: Flask) -> None:
+    """Install the one error table; call after flask-smorest's Api so ours win."""
     app.register_error_handler(DomainError, _domain)
     app.register_error_handler(ServiceUnavailable, _unavailable)
     app.register_error_handler(HTTPException, _http)

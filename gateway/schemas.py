@@ -67,6 +67,7 @@ class ApiKeyOut(Schema):
     id = fields.String()
     user_id = fields.String()
     name = fields.String()
+    prefix = fields.String(metadata={"description": "the start of the key, to tell keys apart"})
     created_at = fields.DateTime()
     last_used_at = fields.DateTime(allow_none=True)
     revoked_at = fields.DateTime(allow_none=True)
@@ -79,6 +80,10 @@ class ApiKeyCreated(ApiKeyOut):
 class PageArgs(Strict):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class ApiKeyQuery(PageArgs):
+    user_id = fields.String()
 
 
 class Caller(Schema):

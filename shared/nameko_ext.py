@@ -20,6 +20,7 @@ import sys
 from functools import partial
 
 from kombu import Exchange, Queue
+from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
 from nameko.exceptions import registry
@@ -42,6 +43,7 @@ for _cls in errors.ERRORS_BY_NAME.values():
     registry[f"{_cls.__module__}.{_cls.__name__}"] = _cls
 
 ATTEMPTS_HEADER = "x-crm-attempts"
+BROKER_ERRORS = (KombuOperationalError, ConnectionError, OSError)
 SKIPPED = object()
 
 
@@ -141,7 +143,14 @@ class TransactionalRpc(Rpc):
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         exc_info = _commit(self, worker_ctx, exc_info)
-        return super().handle_result(message, worker_ctx, result, exc_info)
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except BROKER_ERRORS as exc:
+            # The work is committed; only the reply is lost (the caller times
+            # out and may retry, which dedupe and Idempotency-Key absorb).
+            # Raising here would kill the whole service container.
+            log.warning("could not reply to %s, broker away: %s", worker_ctx, exc)
+            return result, exc_info
 
 
 def queue_names(source_service: str, event_type: str, service: str, method: str,

@@ -39,18 +39,35 @@ def main(argv=None) -> int:
         print(f"unknown service {name!r}; installed: {', '.join(manifests)}", file=sys.stderr)
         return 2
     manifest = manifests[name]
-    declare_consumer_queues(settings.amqp_uri, {name: manifest}, settings.retry_delays)
-    runner = ServiceRunner(nameko_config(settings))
-    runner.add_service(manifest.load_service_class())
+    stopping = []
+    runner = None
 
     def shutdown(_signum, _frame):
-        eventlet.spawn(runner.stop)
+        stopping.append(True)
+        if runner is not None:
+            eventlet.spawn(runner.stop)
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    runner.start()
-    log.info("service %s started", name)
-    runner.wait()
+    backoff = 1.0
+    while not stopping:
+        try:
+            declare_consumer_queues(settings.amqp_uri, {name: manifest}, settings.retry_delays)
+            runner = ServiceRunner(nameko_config(settings))
+            runner.add_service(manifest.load_service_class())
+            runner.start()
+            log.info("service %s started", name)
+            backoff = 1.0
+            runner.wait()
+        except Exception:
+            # A container dies on an unexpected error (for example the broker
+            # vanishing mid-reply). Start a fresh one rather than leave the
+            # service down; committed work is safe in the database.
+            log.exception("service %s crashed; restarting in %.0fs", name, backoff)
+            if runner is not None:
+                runner.kill()
+            eventlet.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
     log.info("service %s stopped", name)
     return 0
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import tempfile
 
-from flask import Response, current_app, request, stream_with_context, url_for
+from flask import Response, request, send_file, stream_with_context, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
-from gateway.toolkit import call, page, require_roles
+from gateway.toolkit import call, call_anonymous, page, public, require_roles, settings
 from services.leads import schemas as s
-from shared.config import load_settings
 from shared.errors import Invalid
 from shared.tabular import TabularError, chunked, detect_format, iter_rows, write_csv, write_xlsx
 
@@ -30,6 +29,27 @@ def _list_of(item):
 
 
 LeadPage, ActivityPage = _list_of(s.LeadOut), _list_of(s.ActivityOut)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORT_PAGE = 1000
+
+
+class HistoryEntry(Schema):
+    at = fields.String(metadata={"format": "date-time"})
+    actor_id = fields.String(allow_none=True)
+    action = fields.String()
+    details = fields.Dict(allow_none=True)
+
+
+class History(Schema):
+    items = fields.List(fields.Nested(HistoryEntry))
+
+
+class Reassigned(Schema):
+    reassigned = fields.Integer()
+
+
+class CalendarUrl(Schema):
+    url = fields.Url()
 
 
 def _split(args: dict) -> tuple[dict, str, int, int]:
@@ -65,34 +85,38 @@ def pool(args):
 
 @blueprint.route("/leads/export")
 @blueprint.arguments(s.ExportQuery, location="query")
-@blueprint.response(200, description="CSV or XLSX of the filtered leads")
+@blueprint.response(200, description="text/csv, or with format=xlsx an XLSX workbook",
+                    content_type="text/csv")
 def export(args):
-    """The filtered list as CSV (streamed) or XLSX."""
+    """The filtered list as CSV (streamed) or XLSX, fetched from the service a page at a time."""
     args = dict(args)
     fmt, sort = args.pop("format"), args.pop("sort")
-    rows = _export_rows(args, sort)
+    # The first page is fetched before answering, so a service that is down is a 503,
+    # not a 200 cut short.
+    first = call("leads", "export_leads", args, sort, 0, EXPORT_PAGE)["items"]
+    rows = _export_rows(first, args, sort)
     if fmt == "csv":
         return Response(stream_with_context(write_csv(rows, EXPORT_COLUMNS)), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=leads.csv"})
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
     write_xlsx(rows, EXPORT_COLUMNS, spool)
     spool.seek(0)
-    return Response(spool, headers={"Content-Disposition": "attachment; filename=leads.xlsx"},
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return send_file(spool, mimetype=XLSX, as_attachment=True, download_name="leads.xlsx")
 
 
-def _export_rows(filters, sort, size=1000):
-    offset = 0
+def _export_rows(first, filters, sort):
+    batch, offset = first, 0
     while True:
-        batch = call("leads", "export_leads", filters, sort, offset, size)["items"]
         yield from batch
-        if len(batch) < size:
+        if len(batch) < EXPORT_PAGE:
             return
-        offset += size
+        offset += EXPORT_PAGE
+        batch = call("leads", "export_leads", filters, sort, offset, EXPORT_PAGE)["items"]
 
 
 @blueprint.route("/leads/reassign", methods=["POST"])
 @blueprint.arguments(s.Reassign)
+@blueprint.response(200, Reassigned)
 @require_roles("manager", "admin")
 def reassign(data):
     """Move every open lead of a departing rep to another rep, or back to the pool."""
@@ -113,7 +137,9 @@ class Lead(MethodView):
 
 
 @blueprint.route("/leads/<lead_id>/history")
+@blueprint.response(200, History)
 def history(lead_id):
+    """What happened to the lead, oldest first."""
     return {"items": call("leads", "lead_history", lead_id)}
 
 
@@ -185,42 +211,57 @@ class AssignmentRules(MethodView):
 
 
 @blueprint.route("/assignment-rules/<rule_id>", methods=["DELETE"])
+@blueprint.response(204)
 def delete_rule(rule_id):
     call("leads", "delete_assignment_rule", rule_id)
-    return "", 204
 
 
 class ImportForm(Schema):
-    file = fields.Raw(metadata={"type": "string", "format": "binary"}, required=True)
+    file = fields.Raw(metadata={"type": "string", "format": "binary",
+                                "description": "a .csv (UTF-8) or .xlsx file; row 1 names the columns"})
+
+
+class ImportMapping(Schema):
     mapping = fields.String(metadata={"description": "JSON object: file column -> lead field"})
 
 
 class ImportQuery(s.Strict):
-    error_offset = fields.Integer(load_default=0)
-    error_limit = fields.Integer(load_default=100)
+    error_offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    error_limit = fields.Integer(load_default=100, validate=validate.Range(min=0, max=1000))
 
 
 @blueprint.route("/leads/imports", methods=["POST"])
 @blueprint.arguments(ImportForm, location="files", required=False)
+@blueprint.arguments(ImportMapping, location="form", required=False)
 @blueprint.response(202, s.ImportJobOut)
-def start_import(_files):
-    """Upload a CSV or XLSX file; the rows are imported as a job you can poll."""
+def start_import(_files, _form):
+    """Upload a CSV or XLSX file; the rows are imported as a job you can poll (Location).
+
+    The file is read as a stream and sent to the service in chunks, in order.
+    """
     upload = request.files.get("file")
     if upload is None:
         raise Invalid("send the file as multipart field 'file'", errors={"file": "required"})
     mapping = _mapping(request.form.get("mapping"))
     try:
         fmt = detect_format(upload.filename or "", upload.mimetype)
+        rows = iter_rows(upload.stream, fmt, mapping)
+        first = next(chunked(rows, settings().import_chunk_rows), [])  # a broken file fails here
         job = call("leads", "start_import", upload.filename, mapping)
         total = 0
-        for seq, chunk in enumerate(chunked(iter_rows(upload.stream, fmt, mapping),
-                                            load_settings().import_chunk_rows)):
+        for seq, chunk in enumerate(_chunks(first, rows)):
             call("leads", "add_import_chunk", job["id"], seq, chunk)
             total += len(chunk)
     except TabularError as exc:
         raise Invalid(str(exc), errors={"file": str(exc)}) from None
     job = call("leads", "finish_import", job["id"], total)
     return job, 202, {"Location": url_for("leads.get_import", job_id=job["id"])}
+
+
+def _chunks(first: list, rows):
+    if first:
+        yield first
+        yield from chunked(rows, settings().import_chunk_rows)
 
 
 def _mapping(raw: str | None) -> dict | None:
@@ -282,6 +323,7 @@ def outcome(data, activity_id):
 
 
 @blueprint.route("/activities/calendar")
+@blueprint.response(200, CalendarUrl)
 def calendar_url():
     """The secret address of your calendar feed, for a phone or desktop calendar."""
     token = call("leads", "calendar_token")["token"]
@@ -290,7 +332,8 @@ def calendar_url():
 
 @blueprint.route("/calendar/<token>.ics")
 @blueprint.doc(security=[])
+@blueprint.response(200, description="iCalendar (RFC 5545)", content_type="text/calendar")
+@public
 def calendar_feed(token):
     """iCalendar feed of a rep's activities; the address itself is the secret."""
-    feed = current_app.extensions["crm"].rpc.call("leads", "calendar_feed", token)
-    return Response(feed, mimetype="text/calendar")
+    return Response(call_anonymous("leads", "calendar_feed", token), mimetype="text/calendar")

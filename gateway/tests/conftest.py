@@ -1,0 +1,179 @@
+"""Fixtures of the gateway tests: real RabbitMQ and PostgreSQL, each run in its own
+vhost and database (deleted afterwards), the gateway app on them, an admin key.
+
+No leads service runs here (its queue does not even exist in the vhost), so the
+leads routes answer 503; the cross-service behaviour is in ``tests/``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg2
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+import gateway
+from gateway.app import create_app
+from gateway.identity import ensure_admin_key, new_key_string
+from gateway.tests.helpers import unique
+from shared.config import Settings, load_settings
+from shared.migrate import upgrade
+
+PG_ADMIN = os.environ.get("CRM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBIT = os.environ.get("CRM_TEST_RABBIT", "guest:guest@127.0.0.1:5672")
+MIGRATIONS = Path(gateway.__file__).parent / "migrations"
+JSON = "application/json"
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+def _pg(sql: str) -> None:
+    conn = psycopg2.connect(PG_ADMIN)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+class Backends:
+    """Vhosts and databases made for this run; all removed at its end."""
+
+    def __init__(self):
+        self.run = uuid.uuid4().hex[:10]
+        self.vhosts: list[str] = []
+        self.databases: list[str] = []
+
+    def vhost(self) -> str:
+        name = f"crm-gw-test-{self.run}-{len(self.vhosts)}"
+        _rabbitmqctl("add_vhost", name)
+        _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        self.vhosts.append(name)
+        return f"amqp://{RABBIT}/{name}"
+
+    def database(self) -> str:
+        name = f"crm_gw_test_{self.run}_{len(self.databases)}"
+        _pg(f'CREATE DATABASE "{name}"')
+        self.databases.append(name)
+        return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+    def remove(self) -> None:
+        for name in self.vhosts:
+            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True, timeout=60)
+        for name in self.databases:
+            try:
+                _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except psycopg2.Error:
+                pass
+
+
+@pytest.fixture(scope="session")
+def backends():
+    made = Backends()
+    yield made
+    made.remove()
+
+
+@pytest.fixture(scope="session")
+def gateway_settings(backends) -> Settings:
+    """Settings of this run: own vhost, own migrated gateway database, quick timeouts."""
+    settings = replace(load_settings({}), amqp_uri=backends.vhost(),
+                       database_urls={"gateway": backends.database()}, rpc_timeout=2.0,
+                       rate_limit="100000/minute", relay_poll_interval=0.2)
+    upgrade(MIGRATIONS, settings.database_url("gateway"))
+    return settings
+
+
+def close_app(app) -> None:
+    state = app.extensions["crm"]
+    state.relay.stop()
+    state.rpc.close()
+    state.probe_rpc.close()
+    state.sessions.kw["bind"].dispose()
+
+
+@pytest.fixture
+def make_app(gateway_settings):
+    """``make_app(**setting_overrides)``: a gateway app of its own, closed after the test."""
+    made = []
+
+    def make(start_relay: bool = False, **overrides):
+        app = create_app(replace(gateway_settings, **overrides), start_relay=start_relay)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        close_app(app)
+
+
+@pytest.fixture(scope="session")
+def app(gateway_settings):
+    made = create_app(gateway_settings, start_relay=False)
+    yield made
+    close_app(made)
+
+
+@pytest.fixture(scope="session")
+def sessions(app) -> sessionmaker:
+    return app.extensions["crm"].sessions
+
+
+@pytest.fixture(scope="session")
+def admin_key(sessions) -> str:
+    key = new_key_string()
+    ensure_admin_key(sessions, key)
+    return key
+
+
+class Client:
+    """The Flask test client with an API key and JSON bodies."""
+
+    def __init__(self, flask_client, key: str | None):
+        self.raw, self.key = flask_client, key
+
+    def headers(self, key=None, **extra) -> dict:
+        key = key or self.key
+        return {**({"Authorization": f"Bearer {key}"} if key else {}), **extra}
+
+    def get(self, path, key=None, headers=None, **kw):
+        return self.raw.get(path, headers=self.headers(key, **(headers or {})), **kw)
+
+    def post(self, path, body=None, key=None, headers=None, **kw):
+        data = json.dumps(body) if body is not None else None
+        return self.raw.post(path, data=data, content_type=JSON,
+                             headers=self.headers(key, **(headers or {})), **kw)
+
+    def patch(self, path, body, key=None, headers=None):
+        return self.raw.patch(path, data=json.dumps(body), content_type=JSON,
+                              headers=self.headers(key, **(headers or {})))
+
+
+@pytest.fixture
+def client(app, admin_key) -> Client:
+    """Speaks as the admin unless a call passes ``key=``."""
+    return Client(app.test_client(), admin_key)
+
+
+@pytest.fixture
+def make_user(client):
+    """``make_user(role, **fields) -> (user, key)``: a user made through the admin API."""
+
+    def make(role: str, **fields):
+        if role == "partner" and "partner_id" not in fields:
+            fields["partner_id"] = client.post("/api/v1/partners", {"name": unique("partner")}).get_json()["id"]
+        answer = client.post("/api/v1/users", {"name": unique(role), "role": role, **fields})
+        assert answer.status_code == 201, answer.get_json()
+        user = answer.get_json()
+        key = client.post("/api/v1/api-keys", {"user_id": user["id"], "name": "test"}).get_json()["key"]
+        return user, key
+
+    return make
