@@ -21,7 +21,7 @@ def probe_env(monkeypatch, throwaway, fresh_amqp_uri):
     engines = {name: create_engine(url) for name, url in urls.items()}
     for engine in engines.values():
         probe.metadata.create_all(engine)
-    probe.FAILURES.update(remaining=0, always=set())
+    probe.FAILURES.update(remaining=0, always=set(), started=[])
     yield {"amqp_uri": fresh_amqp_uri, "engines": engines, "urls": urls}
     for engine in engines.values():
         engine.dispose()

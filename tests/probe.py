@@ -28,7 +28,7 @@ applied = Table("applied", metadata, Column("id", Integer, primary_key=True, aut
                 Column("event_id", String(36)), Column("text", String(200)))
 
 # Class-level knobs the tests turn; the consumer reads them in its workers.
-FAILURES = {"remaining": 0, "always": set()}
+FAILURES = {"remaining": 0, "always": set(), "started": []}
 TICKS = []
 
 
@@ -59,6 +59,9 @@ class ProbeConsumer:
     def on_note_added(self, event):
         text_ = event["payload"]["text"]
         self.db.session.execute(insert(applied).values(event_id=event["event_id"], text=text_))
+        FAILURES["started"].append(text_)
+        if text_.startswith("slow"):
+            time.sleep(3)  # green under eventlet: long enough to be killed mid-handler
         if text_ in FAILURES["always"]:
             raise RuntimeError(f"poisoned: {text_}")
         if FAILURES["remaining"] > 0:

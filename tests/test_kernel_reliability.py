@@ -162,3 +162,59 @@ def test_rpc_events_and_timers_run_under_the_pinned_eventlet(probe_env, start_se
     assert rpc_proxy.probe.add_note({}, str(uuid.uuid4()), "runtime") is not None
     wait_for(lambda: probe.applied_rows(probe_env["engines"]["probe_consumer"]), message="event delivery")
     wait_for(lambda: len(probe.TICKS) >= 3, message="the timer to tick")
+
+
+def test_consumer_killed_mid_handler_gets_the_event_again_and_applies_it_once(
+        probe_env, start_service, rpc_proxy):
+    import subprocess
+    import sys
+    from sqlalchemy import text
+    declare_probe_consumer(probe_env["amqp_uri"])
+    start_service(probe.ProbeService)
+    argv = [sys.executable, "-m", "tests.run_probe_consumer"]
+    doomed = subprocess.Popen(argv)
+    rpc_proxy.probe.add_note({}, "n-slow", "slow one")
+
+    def handler_running():
+        with probe_env["engines"]["probe_consumer"].connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                                     "'INSERT INTO applied%' AND state = 'idle in transaction'")).scalar()
+
+    wait_for(handler_running, message="the handler to be mid-way")
+    doomed.kill()
+    doomed.wait()
+    assert probe.applied_rows(probe_env["engines"]["probe_consumer"]) == []
+    survivor = subprocess.Popen(argv)
+    try:
+        rows = wait_for(lambda: probe.applied_rows(probe_env["engines"]["probe_consumer"]),
+                        message="the redelivered event")
+        eventlet.sleep(0.5)
+        assert [r.text for r in probe.applied_rows(probe_env["engines"]["probe_consumer"])] == ["slow one"]
+        assert rows
+    finally:
+        survivor.kill()
+        survivor.wait()
+
+
+def test_operator_lists_and_replays_parked_events(probe_env, start_service, rpc_proxy):
+    from shared.dlq import parked_queues, peek, replay
+    declare_probe_consumer(probe_env["amqp_uri"])
+    manifests = {"probe_consumer": probe.consumer_manifest}
+    probe.FAILURES["always"] = {"bad data"}
+    start_service(probe.ProbeService)
+    start_service(probe.ProbeConsumer)
+    rpc_proxy.probe.add_note({}, "n-bad", "bad data")
+    delays = load_settings().retry_delays
+    wait_for(lambda: parked_queues(probe_env["amqp_uri"], manifests, delays)[0].depth == 1,
+             message="the event to be parked")
+    [parked] = parked_queues(probe_env["amqp_uri"], manifests, delays)
+    assert parked.service == "probe_consumer" and parked.handler == "on_note_added"
+    [shown] = peek(probe_env["amqp_uri"], parked.parked)
+    assert "poisoned" in shown["headers"]["x-crm-last-error"]
+    assert parked_queues(probe_env["amqp_uri"], manifests, delays)[0].depth == 1  # peek leaves it
+    probe.FAILURES["always"] = set()  # the cause is fixed
+    assert replay(probe_env["amqp_uri"], parked.parked, parked.queue) == 1
+    rows = wait_for(lambda: probe.applied_rows(probe_env["engines"]["probe_consumer"]),
+                    message="the replayed event to apply")
+    assert [r.text for r in rows] == ["bad data"]
+    assert parked_queues(probe_env["amqp_uri"], manifests, delays)[0].depth == 0
