@@ -2,9 +2,6 @@
 and look after parked events."""
 from __future__ import annotations
 
-import json
-import os
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -94,7 +91,7 @@ def up(wait: bool) -> None:
 
 @main.command()
 def down() -> None:
-    """Stop what ``crm up`` started."""
+    """Stop what `crm up` started."""
     from shared.launcher import RUN_DIR, stop_process
 
     names = [p.stem for p in RUN_DIR.glob("*.pid")] if RUN_DIR.exists() else []

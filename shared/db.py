@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import (JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table,
+from sqlalchemy import (BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table,
                         Text, create_engine, event, insert)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker

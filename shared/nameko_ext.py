@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from functools import partial
 
 from kombu import Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -32,7 +31,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared import errors
 from shared.config import load_settings
-from shared.db import UnitOfWork, add_messaging_tables, make_engine, utcnow
+from shared.db import UnitOfWork, make_engine, utcnow
 from shared.logcontext import set_request_id
 from shared.outbox import OutboxRelay
 

@@ -62,7 +62,6 @@ class Suite:
 
     def start(self, name="leads"):
         import subprocess
-        import sys
         from shared.launcher import service_argv
         log = open(f"/tmp/crm-e2e-{name}.log", "ab")
         self.processes[name] = subprocess.Popen(service_argv(name), env=self.env, stdout=log,

@@ -15,7 +15,6 @@ from typing import Any, Iterable
 from marshmallow import EXCLUDE, ValidationError
 from sqlalchemy import or_, select
 
-from services.leads import domain
 from services.leads.commands import build_lead, created_payload, require_role
 from services.leads.models import ImportChunk, ImportJob, ImportRowError, Lead
 from services.leads.schemas import ImportJobOut, LeadCreate
