@@ -1,11 +1,13 @@
 """Admin endpoints for the identity store: users, teams, branches, partners, API keys."""
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 
-from flask import current_app
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,17 +21,20 @@ from shared.errors import Conflict, NotFound
 
 blueprint = Blueprint("identity", __name__, url_prefix="/api/v1", description="Users, teams, partners and API keys")
 admin_only = require_roles("admin")
+log = logging.getLogger(__name__)
 
 
 @contextmanager
 def unit_of_work():
     state = current_app.extensions["crm"]
-    uow = identity.unit_of_work(state.sessions, on_commit=state.relay.wake)
+    uow = identity.unit_of_work(state.sessions, on_commit=state.relay.wake,
+                                correlation_id=g.get("request_id"))
     try:
         yield uow
         uow.commit()
     except IntegrityError as exc:
-        raise Conflict("that conflicts with an existing record", extra={"cause": str(exc.orig)[:200]}) from None
+        log.warning("integrity error turned into 409: %s", exc.orig)
+        raise Conflict("that conflicts with an existing record") from None
     finally:
         uow.close()
 
@@ -49,8 +54,6 @@ def _get(session, model, ident, what):
 
 
 def _list_schema(item):
-    from marshmallow import Schema, fields
-
     class ListOf(Schema):
         items = fields.List(fields.Nested(item))
         total = fields.Integer()

@@ -1,24 +1,20 @@
 """The gateway's app factory: one authenticated HTTP API in front of the services."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-from flask import Flask, g, request
-from flask_limiter import Limiter
+from flask import Flask, g
 from flask_smorest import Api
 from sqlalchemy.orm import sessionmaker
 
-from gateway import admin, auth, health, idempotency, problems
+from gateway import admin, auth, health, idempotency, limits, openapi, problems
 from gateway.models import metadata
 from gateway.rpc import RpcPool
 from shared.config import Settings, load_settings
 from shared.db import make_engine
-from shared.logcontext import configure_logging
 from shared.outbox import OutboxRelay
 from shared.plugins import ServiceManifest, discover_services, load_object
 
-log = logging.getLogger(__name__)
 READINESS_TIMEOUT = 2.0
 
 
@@ -33,35 +29,13 @@ class GatewayState:
     services: dict[str, ServiceManifest]
 
 
-def _rate_key() -> str:
-    return g.get("key_id") or request.remote_addr or "anonymous"
-
-
-def _openapi_config(app: Flask) -> None:
-    app.config.update(
-        API_TITLE="CRM Suite", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="v1/openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
-        API_SPEC_OPTIONS={
-            "components": {"securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "an API key: crm_<key id>_<secret>"}}},
-            "security": [{"bearer": []}],
-            "info": {"description": "Errors are RFC 9457 problem details (application/problem+json). "
-                                    "POST accepts an Idempotency-Key header; every answer carries "
-                                    "X-Request-ID."},
-        },
-    )
-
-
 def create_app(settings: Settings | None = None, start_relay: bool = True) -> Flask:
     """The gateway WSGI app. ``start_relay=False`` leaves the outbox relay thread
-    (which publishes gateway.user_changed) stopped, for tests."""
+    (which publishes gateway.user_changed) stopped, for tests. Logging is the
+    process's business (``gateway.wsgi``), not the factory's."""
     settings = settings or load_settings()
-    configure_logging(settings.log_level, "gateway")
     app = Flask("crm-gateway")
-    _openapi_config(app)
+    openapi.configure(app)
     app.config["MAX_CONTENT_LENGTH"] = 200 * 1024 * 1024
     engine = make_engine(settings.database_url("gateway"))
     sessions = sessionmaker(engine, expire_on_commit=False)
@@ -75,8 +49,7 @@ def create_app(settings: Settings | None = None, start_relay: bool = True) -> Fl
     # Order matters: who is calling, then their rate limit, then idempotency.
     app.before_request(auth.assign_request_id)
     app.before_request(auth.authenticate_request)
-    limiter = Limiter(_rate_key, app=app, application_limits=[settings.rate_limit],
-                      storage_uri=settings.rate_limit_storage_uri, headers_enabled=True)
+    limiter = limits.install(app, settings)
     app.before_request(idempotency.before)
     app.after_request(idempotency.after)
 
@@ -88,6 +61,7 @@ def create_app(settings: Settings | None = None, start_relay: bool = True) -> Fl
     app.teardown_request(auth.forget_request_id)
 
     api = Api(app)
+    openapi.register_converters(api)
     problems.register(app)
     api.register_blueprint(health.blueprint)
     limiter.exempt(health.blueprint)

@@ -10,7 +10,6 @@ really runs. Keys are per API key.
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from datetime import timedelta
 
 from flask import Response, current_app, g, request
@@ -28,17 +27,21 @@ ABANDONED_AFTER = timedelta(minutes=30)
 _REPLAYED_HEADERS = ("Content-Type", "Location")
 
 
-def _hash_body() -> str:
-    """SHA-256 of the body, read once into a spooled file that then replaces the
-    request's input: an uploaded spreadsheet is never held in memory whole."""
+def _fingerprint() -> str:
+    """SHA-256 of what the request asks for. A multipart body is hashed by its
+    fields and file contents, not its bytes: its boundary changes on every try.
+    Uploads are read from werkzeug's spooled files, never held in memory whole."""
     digest = hashlib.sha256()
-    spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
-    while chunk := request.stream.read(64 * 1024):
-        digest.update(chunk)
-        spool.write(chunk)
-    spool.seek(0)
-    request.environ["wsgi.input"] = spool
-    request.__dict__.pop("stream", None)  # werkzeug caches the stream it already read
+    if request.mimetype == "multipart/form-data":
+        for name, value in sorted(request.form.items(multi=True)):
+            digest.update(f"form {name}={value}\n".encode())
+        for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+            digest.update(f"file {name}={upload.filename}\n".encode())
+            while chunk := upload.stream.read(64 * 1024):
+                digest.update(chunk)
+            upload.stream.seek(0)
+    else:
+        digest.update(request.get_data(cache=True))
     return digest.hexdigest()
 
 
@@ -55,7 +58,7 @@ def before() -> Response | None:
     if len(key) > MAX_KEY_LENGTH:
         raise UnprocessableEntity(f"{HEADER} is at most {MAX_KEY_LENGTH} characters")
     path = request.full_path.rstrip("?")
-    fingerprint = _hash_body()
+    fingerprint = _fingerprint()
     session = current_app.extensions["crm"].sessions()
     try:
         record = _find(session, key)

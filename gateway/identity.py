@@ -29,7 +29,8 @@ from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, Invalid, NotFound
 
 ROLES = ("rep", "manager", "admin", "partner", "ops")
-_KEY_SHAPE = re.compile(r"^crm_([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12})_(.+)$")
+# Key ids are uuid4s; 16 hex digits were the ids of the first keys ever made (migration 0001).
+_KEY_SHAPE = re.compile(r"^crm_([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16})_(.+)$")
 USER_FIELDS = ("name", "email", "role", "team_id", "branch_id", "partner_id", "territory",
                "segments", "sources", "active")
 
@@ -52,9 +53,10 @@ def split_key(key: str) -> tuple[str, str, str]:
     return derived, key, key[:4] + "..."
 
 
-def unit_of_work(sessions: sessionmaker, on_commit=None) -> UnitOfWork:
+def unit_of_work(sessions: sessionmaker, on_commit=None, correlation_id: str | None = None) -> UnitOfWork:
     """A unit of work on the gateway database whose events go to its outbox."""
-    return UnitOfWork(sessions, metadata.tables["outbox"], on_commit=on_commit)
+    return UnitOfWork(sessions, metadata.tables["outbox"], on_commit=on_commit,
+                      correlation_id=correlation_id)
 
 
 def _emit_user(uow: UnitOfWork, user: User) -> None:
@@ -73,6 +75,12 @@ def check_refs(session: Session, data: dict) -> None:
 
 
 def _check_user(session: Session, user: User) -> None:
+    # Look before the change is written (autoflush), not after the database refused it.
+    with session.no_autoflush:
+        _check_user_now(session, user)
+
+
+def _check_user_now(session: Session, user: User) -> None:
     check_refs(session, {"team_id": user.team_id, "branch_id": user.branch_id,
                          "partner_id": user.partner_id})
     if user.role not in ROLES:
@@ -88,8 +96,9 @@ def _check_user(session: Session, user: User) -> None:
 
 def create_user(uow: UnitOfWork, data: dict) -> User:
     """A new active user from ``data`` (fields of ``USER_FIELDS``); emits gateway.user_changed."""
-    user = User(segments=[], sources=[], active=True, created_at=utcnow(),
-                **{k: v for k, v in data.items() if k in USER_FIELDS})
+    fields = {"segments": [], "sources": [], "active": True,
+              **{k: v for k, v in data.items() if k in USER_FIELDS}}
+    user = User(created_at=utcnow(), **fields)
     _check_user(uow.session, user)
     uow.session.add(user)
     uow.session.flush()

@@ -8,6 +8,7 @@ import tempfile
 from flask import Response, request, send_file, stream_with_context, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from gateway.toolkit import call, call_anonymous, page, public, require_roles, settings
@@ -217,11 +218,8 @@ def delete_rule(rule_id):
 
 
 class ImportForm(Schema):
-    file = fields.Raw(metadata={"type": "string", "format": "binary",
-                                "description": "a .csv (UTF-8) or .xlsx file; row 1 names the columns"})
-
-
-class ImportMapping(Schema):
+    """The multipart form, for the OpenAPI document; the view reads the parts itself."""
+    file = Upload(metadata={"description": "a .csv (UTF-8) or .xlsx file; row 1 names the columns"})
     mapping = fields.String(metadata={"description": "JSON object: file column -> lead field"})
 
 
@@ -232,9 +230,8 @@ class ImportQuery(s.Strict):
 
 @blueprint.route("/leads/imports", methods=["POST"])
 @blueprint.arguments(ImportForm, location="files", required=False)
-@blueprint.arguments(ImportMapping, location="form", required=False)
 @blueprint.response(202, s.ImportJobOut)
-def start_import(_files, _form):
+def start_import(_files):
     """Upload a CSV or XLSX file; the rows are imported as a job you can poll (Location).
 
     The file is read as a stream and sent to the service in chunks, in order.

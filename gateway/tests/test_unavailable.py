@@ -1,0 +1,60 @@
+"""A service that is not running makes only its own routes answer 503, quickly and clearly.
+
+No leads service runs in these tests' vhost, so nothing consumes its RPC queue.
+"""
+from __future__ import annotations
+
+import time
+
+from kombu import Connection, Exchange, Queue
+
+from gateway.tests.helpers import assert_problem
+
+
+def test_leads_routes_are_503_while_the_rest_answers(client):
+    for answer in (client.get("/api/v1/leads"), client.post("/api/v1/leads", {"company": "Acme"}),
+                   client.get("/api/v1/leads/export"), client.raw.get("/api/v1/calendar/abc.ics")):
+        body = assert_problem(answer, 503)
+        assert "leads service" in body["detail"] and "try again later" in body["detail"]
+        assert body["service"] == "leads" and answer.headers["Retry-After"] == "5"
+    assert client.get("/api/v1/me").status_code == 200
+    assert client.get("/api/v1/users").status_code == 200
+    assert client.raw.get("/healthz").status_code == 200
+
+
+def test_input_is_validated_before_any_service_is_asked(client):
+    invalid = assert_problem(client.post("/api/v1/leads", {"company": "", "currency": "euro"}), 422)
+    assert {"company", "currency"} <= set(invalid["errors"])
+
+
+def test_readyz_names_what_is_down(client):
+    answer = client.raw.get("/readyz")
+    assert answer.status_code == 503
+    body = answer.get_json()
+    assert body["status"] == "not ready" and body["database"] == "ok"
+    assert body["services"]["leads"].startswith("down: the leads service")
+
+
+def test_a_call_nobody_takes_times_out_and_expires_in_the_queue(backends, make_app, client):
+    """The service's queue exists but no process consumes it (crashed, or stopped)."""
+    amqp_uri = backends.vhost()
+    queue = Queue("rpc-leads", exchange=Exchange("nameko-rpc", type="topic", durable=True),
+                  routing_key="leads.*", durable=True)
+    with Connection(amqp_uri) as conn:
+        queue(conn.default_channel).declare()
+        app = make_app(amqp_uri=amqp_uri, rpc_timeout=1.0)
+        started = time.monotonic()
+        answer = app.test_client().get("/api/v1/leads", headers=client.headers())
+        assert time.monotonic() - started < 30  # a bound on hanging, not a speed claim
+        assert "did not answer within 1s" in assert_problem(answer, 503)["detail"]
+        # The abandoned request must not be carried out when the service comes back.
+        deadline = time.monotonic() + 15
+        while queue(conn.default_channel).queue_declare(passive=True).message_count:
+            assert time.monotonic() < deadline, "the abandoned RPC request never expired"
+            time.sleep(0.2)
+
+
+def test_a_broker_that_cannot_be_reached_is_503(make_app, client):
+    app = make_app(amqp_uri="amqp://guest:guest@127.0.0.1:1/")
+    body = assert_problem(app.test_client().get("/api/v1/leads", headers=client.headers()), 503)
+    assert "broker" in body["detail"]
