@@ -244,13 +244,18 @@ def start_import(_files):
         fmt = detect_format(upload.filename or "", upload.mimetype)
         rows = iter_rows(upload.stream, fmt, mapping)
         first = next(chunked(rows, settings().import_chunk_rows), [])  # a broken file fails here
-        job = call("leads", "start_import", upload.filename, mapping)
-        total = 0
+    except TabularError as exc:
+        raise Invalid(str(exc), errors={"file": str(exc)}) from None
+    job = call("leads", "start_import", upload.filename, mapping)
+    total = 0
+    try:
         for seq, chunk in enumerate(_chunks(first, rows)):
             call("leads", "add_import_chunk", job["id"], seq, chunk)
             total += len(chunk)
     except TabularError as exc:
-        raise Invalid(str(exc), errors={"file": str(exc)}) from None
+        call("leads", "fail_import", job["id"], f"the file broke after {total} rows: {exc}")
+        raise Invalid(f"{exc}; the {total} rows before it are imported as job {job['id']}",
+                      errors={"file": str(exc)}, extra={"import_id": job["id"]}) from None
     job = call("leads", "finish_import", job["id"], total)
     return job, 202, {"Location": url_for("leads.get_import", job_id=job["id"])}
 

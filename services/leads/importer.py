@@ -70,6 +70,19 @@ def finish_upload(uow: UnitOfWork, caller: dict, job_id: str, total_rows: int) -
     return job_dict(job)
 
 
+def fail_upload(uow: UnitOfWork, caller: dict, job_id: str, reason: str) -> dict[str, Any]:
+    """The file broke part-way: rows already received are still imported, and the
+    job ends as failed with the reason reported as a file-level error (row 0)."""
+    job = _job(uow.session, caller, job_id, for_update=True)
+    job.upload_complete, job.status = True, "failed"
+    job.total_rows = job.processed_rows + sum(len(c.rows) for c in uow.session.scalars(
+        select(ImportChunk).where(ImportChunk.job_id == job_id, ImportChunk.processed.is_(False))))
+    uow.session.add(ImportRowError(job_id=job_id, row=0, field="file", reason=reason[:500]))
+    if job.processed_chunks >= job.received_chunks:
+        job.finished_at = utcnow()
+    return job_dict(job)
+
+
 def get_import(session, caller: dict, job_id: str, error_offset: int = 0,
                error_limit: int = 100) -> dict[str, Any]:
     job = _job(session, caller, job_id)
@@ -80,8 +93,10 @@ def get_import(session, caller: dict, job_id: str, error_offset: int = 0,
 
 
 def _finish_if_done(job: ImportJob) -> None:
-    if job.upload_complete and job.processed_chunks >= job.received_chunks:
-        job.status, job.finished_at = "done", utcnow()
+    if job.upload_complete and job.processed_chunks >= job.received_chunks and job.finished_at is None:
+        job.finished_at = utcnow()
+        if job.status == "processing":
+            job.status = "done"
 
 
 def process_next_chunk(uow: UnitOfWork) -> bool:

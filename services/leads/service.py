@@ -103,6 +103,10 @@ class LeadsService:
         return importer.finish_upload(self.db, caller, job_id, total_rows)
 
     @rpc
+    def fail_import(self, caller, job_id, reason):
+        return importer.fail_upload(self.db, caller, job_id, reason)
+
+    @rpc
     def get_import(self, caller, job_id, error_offset=0, error_limit=100):
         return importer.get_import(self.db.session, caller, job_id, error_offset, error_limit)
 

@@ -213,3 +213,16 @@ def test_import_reports_bad_and_duplicate_rows_and_imports_the_rest(service, lea
     tags = service.list_leads(ADMIN, {"q": "good two"}, "-created_at", 5, 0)["items"][0]["tags"]
     assert tags == ["x", "y"]
 
+
+
+def test_a_file_that_breaks_part_way_keeps_its_good_rows_and_ends_failed(service):
+    job = service.start_import(ADMIN, "broken.csv", None)
+    service.add_import_chunk(ADMIN, job["id"], 0, [[2, {"company": "Before The Break"}]])
+    failed = service.fail_import(ADMIN, job["id"], "the file broke after 1 rows: not valid utf-8")
+    assert failed["status"] == "failed" and failed["total_rows"] == 1
+    service.process_imports()
+    done = service.get_import(ADMIN, job["id"], 0, 10)
+    assert (done["status"], done["imported"]) == ("failed", 1)
+    assert done["finished_at"] is not None
+    assert done["errors"][0] == {"row": 0, "field": "file", "existing_lead_id": None,
+                                 "reason": "the file broke after 1 rows: not valid utf-8"}
