@@ -89,3 +89,11 @@ def page(result: dict, limit: int, offset: int) -> tuple[dict, dict]:
         args.update(limit=[str(limit)], offset=[str(offset + limit)])
         headers["Link"] = f'<{request.base_url}?{urlencode(args, doseq=True)}>; rel="next"'
     return body, headers
+
+
+def page_schema(item):
+    """The OpenAPI/marshmallow schema of a page of ``item``: items, total, limit, offset."""
+    from marshmallow import Schema, fields
+    return type(f"{item.__name__}Page", (Schema,), {
+        "items": fields.List(fields.Nested(item)), "total": fields.Integer(),
+        "limit": fields.Integer(), "offset": fields.Integer()})

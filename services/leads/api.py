@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from gateway.toolkit import call, call_anonymous, page, public, require_roles, settings
+from gateway.toolkit import call, call_anonymous, page, page_schema, public, require_roles, settings
 from services.leads import schemas as s
 from shared.errors import Invalid
 from shared.tabular import TabularError, chunked, detect_format, iter_rows, write_csv, write_xlsx
@@ -23,13 +23,7 @@ EXPORT_COLUMNS = ("id", "company", "contact_name", "email", "phone", "address", 
                   "score", "created_at", "updated_at")
 
 
-def _list_of(item):
-    return type(f"{item.__name__}Page", (Schema,), {
-        "items": fields.List(fields.Nested(item)), "total": fields.Integer(),
-        "limit": fields.Integer(), "offset": fields.Integer()})
-
-
-LeadPage, ActivityPage = _list_of(s.LeadOut), _list_of(s.ActivityOut)
+LeadPage, ActivityPage = page_schema(s.LeadOut), page_schema(s.ActivityOut)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_PAGE = 1000
 
