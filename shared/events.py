@@ -116,6 +116,93 @@ class UserChanged(PayloadSchema):
     active = fields.Boolean(required=True)
 
 
+class AccountCreated(PayloadSchema):
+    account_id = fields.String(required=True)
+    name = fields.String(required=True)
+    owner_id = Str()
+    team_id = Str()
+    branch_id = Str()
+    partner_id = Str()
+    segment = Str()
+    industry = Str()
+    line_of_business = Str()
+    source_lead_id = Str()
+
+
+class SalesLine(PayloadSchema):
+    product_id = Str()
+    description = fields.String(required=True)
+    quantity = fields.Decimal(as_string=True, required=True)
+    unit_price = fields.Decimal(as_string=True, required=True)
+    discount_pct = fields.Decimal(as_string=True, load_default=None)
+    unit_cost = fields.Decimal(as_string=True, required=True)
+    net = fields.Decimal(as_string=True, required=True)
+
+
+class OpportunityCreated(PayloadSchema):
+    opportunity_id = fields.String(required=True)
+    account_id = fields.String(required=True)
+    owner_id = Str()
+    team_id = Str()
+    partner_id = Str()
+    source = Str()
+    pipeline_id = fields.String(required=True)
+    stage = fields.String(required=True)
+    probability = fields.Integer(required=True)
+    amount = Money(load_default=None)
+    currency = Str()
+    expected_close_date = fields.Date(allow_none=True, load_default=None)
+    lines = fields.List(fields.Nested(SalesLine), load_default=list)
+    source_lead_id = Str()
+
+
+class OpportunityStageChanged(PayloadSchema):
+    opportunity_id = fields.String(required=True)
+    from_stage = fields.String(required=True, data_key="from")
+    to_stage = fields.String(required=True, data_key="to")
+    probability = fields.Integer(required=True)
+    amount = Money(load_default=None)
+    currency = Str()
+
+
+class OpportunityClosed(PayloadSchema):
+    opportunity_id = fields.String(required=True)
+    account_id = fields.String(required=True)
+    owner_id = Str()
+    amount = Money(load_default=None)
+    currency = Str()
+    reason = Str()
+    competitor = Str()
+
+
+class BillingInstalment(PayloadSchema):
+    due_date = fields.Date(required=True)
+    amount = fields.Decimal(as_string=True, required=True)
+
+
+class ContractSigned(PayloadSchema):
+    contract_id = fields.String(required=True)
+    account_id = fields.String(required=True)
+    opportunity_id = Str()
+    owner_id = Str()
+    partner_id = Str()
+    currency = fields.String(required=True)
+    total = fields.Decimal(as_string=True, required=True)
+    cost = fields.Decimal(as_string=True, required=True)
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(allow_none=True, load_default=None)
+    lines = fields.List(fields.Nested(SalesLine), required=True)
+    billing_frequency = fields.String(required=True)
+    billing_schedule = fields.List(fields.Nested(BillingInstalment), required=True)
+
+
+class ContractTerminated(PayloadSchema):
+    contract_id = fields.String(required=True)
+    account_id = fields.String(required=True)
+    terminated_on = fields.Date(required=True)
+    reason = Str()
+
+
 # event_type -> (current version, payload schema)
 CATALOG: dict[str, tuple[int, type[Schema]]] = {
     "leads.lead_created": (1, LeadCreated),
@@ -125,6 +212,13 @@ CATALOG: dict[str, tuple[int, type[Schema]]] = {
     "leads.lead_merged": (1, LeadMerged),
     "leads.activity_logged": (1, ActivityLogged),
     "gateway.user_changed": (1, UserChanged),
+    "sales.account_created": (1, AccountCreated),
+    "sales.opportunity_created": (1, OpportunityCreated),
+    "sales.opportunity_stage_changed": (1, OpportunityStageChanged),
+    "sales.opportunity_won": (1, OpportunityClosed),
+    "sales.opportunity_lost": (1, OpportunityClosed),
+    "sales.contract_signed": (1, ContractSigned),
+    "sales.contract_terminated": (1, ContractTerminated),
 }
 
 
