@@ -97,6 +97,7 @@ def suite(throwaway, amqp_uri):
 
     overrides = {"AMQP_URI": amqp_uri,
                  "LEADS_DATABASE_URL": throwaway.database("e2e_leads"),
+                 "SALES_DATABASE_URL": throwaway.database("e2e_sales"),
                  "GATEWAY_DATABASE_URL": throwaway.database("e2e_gateway"),
                  "CRM_RETRY_DELAYS": "0.5,1", "CRM_RELAY_POLL_INTERVAL": "0.2",
                  "CRM_RPC_TIMEOUT": "5", "CRM_RATE_LIMIT": "100000/minute"}
@@ -114,7 +115,8 @@ def suite(throwaway, amqp_uri):
     app = create_app(settings)
     made = Suite(dict(os.environ), app.test_client(), key, sessions)
     made.app = app
-    made.start("leads")
+    for name in manifests:
+        made.start(name)
     made.wait_ready()
     yield made
     made.stop_all()

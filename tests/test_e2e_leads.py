@@ -46,7 +46,7 @@ def unique_company():
 def test_health_ready_docs_and_request_id(suite):
     assert suite.client.get("/healthz").status_code == 200
     ready = suite.client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json()["services"] == {"leads": "ok"}
+    assert ready.status_code == 200 and ready.get_json()["services"] == {"leads": "ok", "sales": "ok"}
     spec = suite.client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.") and "/api/v1/leads/{lead_id}/convert" in spec["paths"]
     assert "LeadCreate" in spec["components"]["schemas"]
@@ -231,6 +231,7 @@ def test_a_stopped_service_makes_only_its_routes_answer_503(suite):
         assert down.status_code == 503 and down.mimetype == "application/problem+json"
         assert "leads" in down.get_json()["detail"] and down.headers["Retry-After"]
         assert get(suite, "/api/v1/me").status_code == 200
+        assert get(suite, "/api/v1/accounts").status_code == 200  # other services answer on
         assert suite.client.get("/readyz").status_code == 503
     finally:
         suite.start("leads")
