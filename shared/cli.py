@@ -193,5 +193,61 @@ def dlq_replay(handler: str, count: int | None) -> None:
     click.echo(f"replayed {replay(settings.amqp_uri, q.parked, q.queue, count)} events to {q.queue}")
 
 
+@main.group()
+def events() -> None:
+    """Events on the bus."""
+
+
+@events.command("watch")
+@click.argument("patterns", nargs=-1, required=True)
+@click.option("--count", type=int, default=None, help="stop after this many events")
+@click.option("--timeout", type=float, default=None, help="stop after this many seconds without an event")
+def events_watch(patterns: tuple[str, ...], count: int | None, timeout: float | None) -> None:
+    """Print events as they are published, e.g. `crm events watch 'sales.*'`.
+
+    PATTERNS are routing keys on the producing service's exchange (``*``
+    matches one word); a private, self-deleting queue sees only events
+    published from now on and takes nothing from the services' own queues.
+    """
+    import json
+    import socket
+    import uuid
+
+    from kombu import Connection, Queue
+
+    from shared.outbox import event_exchange
+
+    settings = load_settings()
+    seen = 0
+    with Connection(settings.amqp_uri) as conn:
+        channel = conn.channel()
+        queue = Queue(f"crm-watch-{uuid.uuid4().hex[:8]}", exclusive=True, auto_delete=True, channel=channel)
+        queue.declare()
+        for pattern in patterns:
+            service = pattern.split(".", 1)[0]
+            if "*" in service or "#" in service:
+                raise click.ClickException(f"{pattern!r}: name the producing service first, e.g. sales.*")
+            exchange = event_exchange(f"{service}.events")
+            exchange(channel).declare()
+            queue.bind_to(exchange, routing_key=pattern)
+
+        def show(body, message):
+            nonlocal seen
+            event = json.loads(body) if isinstance(body, (str, bytes)) else body
+            click.echo(json.dumps(event, indent=2, sort_keys=True))
+            message.ack()
+            seen += 1
+
+        click.echo(f"watching {', '.join(patterns)} (Ctrl-C stops)", err=True)
+        with conn.Consumer(queue, callbacks=[show], accept=["json"]):
+            while count is None or seen < count:
+                try:
+                    conn.drain_events(timeout=timeout)
+                except socket.timeout:
+                    break
+                except KeyboardInterrupt:
+                    break
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -34,6 +34,7 @@ class Settings:
     pool_stale_days: int = 14
     pool_claim_cap: int = 50
     scoring_rule: str = "rule_based"
+    cadence_rule: str = "standard"
     import_chunk_rows: int = 1000
     rate_limit: str = "600/minute"
     rate_limit_storage_uri: str = "memory://"
@@ -72,6 +73,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         pool_stale_days=int(env.get("CRM_POOL_STALE_DAYS", defaults.pool_stale_days)),
         pool_claim_cap=int(env.get("CRM_POOL_CLAIM_CAP", defaults.pool_claim_cap)),
         scoring_rule=env.get("CRM_LEADS_SCORING_RULE", defaults.scoring_rule),
+        cadence_rule=env.get("CRM_SALES_CADENCE_RULE", defaults.cadence_rule),
         import_chunk_rows=int(env.get("CRM_IMPORT_CHUNK_ROWS", defaults.import_chunk_rows)),
         rate_limit=env.get("CRM_RATE_LIMIT", defaults.rate_limit),
         rate_limit_storage_uri=env.get("CRM_RATE_LIMIT_STORAGE_URI", defaults.rate_limit_storage_uri),

@@ -203,6 +203,28 @@ class ContractTerminated(PayloadSchema):
     reason = Str()
 
 
+class TargetLine(PayloadSchema):
+    label = fields.String(required=True)
+    revenue = fields.Decimal(as_string=True, required=True)
+    margin = fields.Decimal(as_string=True, required=True)
+
+
+class TargetApproved(PayloadSchema):
+    """The approved plan of one rep for one period; doubtful lines are left out."""
+    target_id = fields.String(required=True)
+    owner_id = fields.String(required=True)
+    team_id = Str()
+    branch_id = Str()
+    period = fields.String(required=True, validate=validate.OneOf(["day", "week", "month", "quarter"]))
+    period_start = fields.Date(required=True)
+    period_end = fields.Date(required=True)
+    currency = fields.String(required=True)
+    revenue = fields.Decimal(as_string=True, required=True)
+    margin = fields.Decimal(as_string=True, required=True)
+    lines = fields.List(fields.Nested(TargetLine), load_default=list)
+    approved_by = Str()
+
+
 # event_type -> (current version, payload schema)
 CATALOG: dict[str, tuple[int, type[Schema]]] = {
     "leads.lead_created": (1, LeadCreated),
@@ -219,6 +241,8 @@ CATALOG: dict[str, tuple[int, type[Schema]]] = {
     "sales.opportunity_lost": (1, OpportunityClosed),
     "sales.contract_signed": (1, ContractSigned),
     "sales.contract_terminated": (1, ContractTerminated),
+    "sales.activity_logged": (1, ActivityLogged),
+    "sales.target_approved": (1, TargetApproved),
 }
 
 

@@ -4,6 +4,8 @@ is quoted, won, and its signed contract reaches the bus for finance."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,6 +26,10 @@ def test_the_walk_from_lead_to_signed_contract(suite):
         watch = Queue(f"watch-signed-{uuid.uuid4().hex[:6]}", exchange=event_exchange("sales.events"),
                       routing_key="sales.contract_signed", auto_delete=True)
         watch(conn.default_channel).declare()
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "events", "watch", "sales.contract_signed", "--count", "1",
+             "--timeout", "60"], env=suite.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert "watching" in watcher.stderr.readline()  # bound before anything is signed
 
         name = f"Deals {uuid.uuid4().hex[:6]}"
         pipeline = post(suite, "/api/v1/pipelines", {"name": name, "is_default": False, "stages": [
@@ -90,3 +96,78 @@ def test_the_walk_from_lead_to_signed_contract(suite):
         assert event["event_type"] == "sales.contract_signed"
         assert event["payload"]["contract_id"] == contract["id"]
         assert event["payload"]["total"] == "6000.00" and len(event["payload"]["billing_schedule"]) == 12
+        printed, _ = watcher.communicate(timeout=30)
+        assert json.loads(printed)["payload"]["contract_id"] == contract["id"]  # what `crm events watch` shows
+
+
+def test_accounts_activities_selections_and_targets_through_the_gateway(suite):
+    team = make_team(suite)
+    rep, rep_key = make_user(suite, "rep", team)
+    manager, manager_key = make_user(suite, "manager", team)
+    tag = f"t{uuid.uuid4().hex[:6]}"
+
+    sku = f"SKU-{uuid.uuid4().hex[:6]}"
+    product = post(suite, "/api/v1/products", {"sku": sku, "name": "Sensor pack", "list_price": "80.00",
+                                                "unit_cost": "30.00", "currency": "EUR", "life_cycle_days": 120,
+                                                "line_of_business": tag}, key=manager_key)
+    assert product.status_code == 201, product.get_json()
+    assert post(suite, "/api/v1/products", {"sku": sku, "name": "Again", "list_price": "1.00",
+                                             "unit_cost": "1.00", "currency": "EUR"}).status_code == 409
+    listed = get(suite, f"/api/v1/products?line_of_business={tag}&sort=-list_price", key=rep_key).get_json()
+    assert [p["sku"] for p in listed["items"]] == [sku]
+
+    account = post(suite, "/api/v1/accounts", {"name": f"Northwind {tag}", "tags": [tag], "segment": "smb",
+                                                "competition_level": "high", "next_contact_on": "2026-01-01"},
+                   key=rep_key).get_json()
+    overdue = get(suite, "/api/v1/accounts/follow-ups", key=rep_key).get_json()
+    assert account["id"] in [a["id"] for a in overdue["items"]]
+    call = post(suite, f"/api/v1/accounts/{account['id']}/activities",
+                {"type": "call", "subject": "check-in", "outcome": "wants a demo"}, key=rep_key)
+    assert call.status_code == 201, call.get_json()
+    contacted = get(suite, f"/api/v1/accounts/{account['id']}", key=rep_key).get_json()
+    assert contacted["last_contacted_on"] == date.today().isoformat()
+    assert contacted["next_contact_on"] > date.today().isoformat()
+    overdue = get(suite, "/api/v1/accounts/follow-ups", key=rep_key).get_json()
+    assert account["id"] not in [a["id"] for a in overdue["items"]]
+    activities = get(suite, f"/api/v1/accounts/{account['id']}/activities", key=rep_key).get_json()
+    assert [a["outcome"] for a in activities["items"]] == ["wants a demo"]
+    bad = post(suite, f"/api/v1/accounts/{account['id']}/activities", {"type": "fax"}, key=rep_key)
+    assert bad.status_code == 422 and "type" in json.dumps(bad.get_json())
+
+    search = post(suite, "/api/v1/selections/search?limit=10", {"target": "accounts", "criteria": {"tags": [tag]}},
+                  key=rep_key)
+    assert search.status_code == 200, search.get_json()
+    assert [a["id"] for a in search.get_json()["items"]] == [account["id"]]
+    refused = post(suite, "/api/v1/selections/search", {"criteria": {"lifetime_value_min": "-5"}}, key=rep_key)
+    assert refused.status_code == 422 and refused.headers["Content-Type"] == "application/problem+json"
+    saved = post(suite, "/api/v1/selections", {"name": "My tag", "criteria": {"tags": [tag]}}, key=rep_key)
+    assert saved.status_code == 201 and saved.get_json()["count"] == 1
+    results = get(suite, f"/api/v1/selections/{saved.get_json()['id']}/results", key=rep_key).get_json()
+    assert results["total"] == 1 and results["items"][0]["name"] == account["name"]
+
+    month = (date.today().replace(day=1) + timedelta(days=32)).replace(day=1)
+    target = post(suite, "/api/v1/targets", {"period": "month", "period_start": month.isoformat(),
+                                              "currency": "EUR", "lines": [
+                                                  {"label": "Sensors", "revenue": "8000.00", "margin": "3000.00"},
+                                                  {"label": "Long shot", "revenue": "9000.00", "margin": "1.00",
+                                                   "doubtful": True}]}, key=rep_key)
+    assert target.status_code == 201, target.get_json()
+    target_id = target.get_json()["id"]
+    assert post(suite, f"/api/v1/targets/{target_id}/approve", key=manager_key).status_code == 409
+    assert post(suite, f"/api/v1/targets/{target_id}/submit", key=rep_key).status_code == 200
+    assert post(suite, f"/api/v1/targets/{target_id}/approve", key=rep_key).status_code == 409
+    approved = post(suite, f"/api/v1/targets/{target_id}/approve", key=manager_key)
+    assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
+    rows = get(suite, f"/api/v1/targets/consolidated?level=team&from={month.isoformat()}",
+               key=manager_key).get_json()
+    [row] = [r for r in rows if r["group_id"] == team]
+    assert row["planned_revenue"] == "8000.00" and row["targets"] == 1
+    wrong = post(suite, "/api/v1/targets", {"period": "quarter", "period_start": "2027-02-01", "currency": "EUR",
+                                             "lines": [{"label": "x", "revenue": "1.00"}]}, key=rep_key)
+    assert wrong.status_code == 422 and "period_start" in wrong.get_json()["errors"]
+
+    spec = get(suite, "/api/v1/openapi.json").get_json()
+    for path in ("/api/v1/targets/{target_id}/approve", "/api/v1/selections/search", "/api/v1/accounts/follow-ups",
+                 "/api/v1/accounts/{account_id}/activities", "/api/v1/products/{product_id}",
+                 "/api/v1/targets/consolidated", "/api/v1/selections/{selection_id}/results"):
+        assert path in spec["paths"], path

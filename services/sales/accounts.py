@@ -1,26 +1,66 @@
 """Accounts, contacts and the product catalog."""
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select
 
 from services.sales import domain
-from services.sales.models import Account, AccountContact, Contact, Product, new_id
-from services.sales.schemas import AccountOut, ContactOut, ProductOut
-from services.sales.scoping import page, require_role, require_writer, scope, visible
+from services.sales.cadence import AccountFacts
+from services.sales.extensions import cadence_rule
+from services.sales.models import Account, AccountContact, AccountProduct, Contact, Product, new_id
+from services.sales.schemas import (ACCOUNT_SORT, CONTACT_SORT, PRODUCT_SORT, AccountIn, AccountOut, AccountPatch,
+                                    ContactOut, ProductOut, load)
+from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible
 from shared.db import UnitOfWork, as_utc, utcnow
 from shared.errors import Conflict, Invalid, NotFound
 
 _account_out, _contact_out, _product_out = AccountOut(), ContactOut(), ProductOut()
+_account_in, _account_patch = AccountIn(), AccountPatch()
 
 
 def account_dict(account: Account) -> dict[str, Any]:
     data = _account_out.dump(account)
     data["created_at"] = as_utc(account.created_at).isoformat()
-    data["next_contact_on"] = account.next_contact_on.isoformat() if account.next_contact_on else None
+    for name in ("next_contact_on", "last_contacted_on", "last_purchase_on"):
+        value = getattr(account, name)
+        data[name] = value.isoformat() if value else None
     return data
+
+
+def refresh_next_contact(session, account: Account, today: date | None = None) -> None:
+    """Set the account's next-contact date from the installed cadence rule."""
+    life = session.scalar(select(func.min(Product.life_cycle_days)).join(
+        AccountProduct, AccountProduct.product_id == Product.id).where(AccountProduct.account_id == account.id))
+    account.next_contact_on = cadence_rule().next_contact_on(AccountFacts(
+        today=today or utcnow().date(), competition_level=account.competition_level or "medium",
+        repeat_purchase_probability=account.repeat_purchase_probability
+        if account.repeat_purchase_probability is not None else 50,
+        last_contacted_on=account.last_contacted_on, last_purchase_on=account.last_purchase_on,
+        shortest_product_life_cycle_days=life, lifecycle=account.lifecycle))
+
+
+def record_purchase(session, account: Account, lines: list[dict], total: Decimal, on: date) -> None:
+    """A signed contract: the account becomes a customer, its lifetime value and
+    products bought grow, and its next contact is planned again."""
+    account.lifecycle = domain.Lifecycle.CUSTOMER.value
+    account.lifetime_value = (account.lifetime_value or Decimal("0.00")) + total
+    account.last_purchase_on = max(on, account.last_purchase_on or on)
+    for line in lines:
+        if not line.get("product_id"):
+            continue
+        bought = session.get(AccountProduct, (account.id, line["product_id"]))
+        if bought is None:
+            session.add(AccountProduct(account_id=account.id, product_id=line["product_id"],
+                                       quantity=Decimal(str(line["quantity"])), last_bought_on=on))
+        else:
+            bought.quantity += Decimal(str(line["quantity"]))
+            bought.last_bought_on = max(on, bought.last_bought_on)
+    session.flush()
+    account.updated_at = utcnow()
+    refresh_next_contact(session, account)
 
 
 def account_created_payload(account: Account) -> dict[str, Any]:
@@ -32,17 +72,58 @@ def account_created_payload(account: Account) -> dict[str, Any]:
 
 def create_account(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
     require_role(caller, "rep", "manager", "admin")
+    data = load(_account_in, data)
     owner_id = data.pop("owner_id", None) or caller.get("user_id")
     if caller["role"] == "rep" and owner_id != caller.get("user_id"):
         raise Invalid("a rep creates accounts they own", errors={"owner_id": "must be you"})
+    fields = {"tags": [], "lifecycle": domain.Lifecycle.PROSPECT.value, "competition_level": "medium",
+              "repeat_purchase_probability": 50, **data}
     account = Account(id=new_id(), owner_id=owner_id, team_id=caller.get("team_id"),
-                      branch_id=caller.get("branch_id"), tags=[], created_at=utcnow(), updated_at=utcnow(),
-                      **{k: v for k, v in data.items() if k != "lifecycle"},
-                      lifecycle=data.get("lifecycle", domain.Lifecycle.PROSPECT.value))
+                      branch_id=caller.get("branch_id"), lifetime_value=Decimal("0.00"), created_at=utcnow(),
+                      updated_at=utcnow(), **fields)
     uow.session.add(account)
     uow.session.flush()
+    if "next_contact_on" not in data:
+        refresh_next_contact(uow.session, account)
     uow.emit("sales.account_created", account_created_payload(account))
     return account_dict(account)
+
+
+CADENCE_INPUTS = ("competition_level", "repeat_purchase_probability", "lifecycle")
+
+
+def update_account(uow: UnitOfWork, caller: dict, account_id: str, data: dict) -> dict[str, Any]:
+    """Change an account's fields; a new owner must be set by a manager or admin.
+    Changing a cadence input plans the next contact again, unless the request
+    sets ``next_contact_on`` itself."""
+    data = load(_account_patch, data)
+    account = visible(uow.session, Account, caller, account_id, "account", for_update=True)
+    require_writer(caller, account)
+    if "owner_id" in data and data["owner_id"] != account.owner_id and caller.get("role") == "rep":
+        raise Invalid("only a manager or an admin hands an account to someone else",
+                      errors={"owner_id": "reps cannot reassign"})
+    for name, value in data.items():
+        setattr(account, name, value)
+    if any(name in data for name in CADENCE_INPUTS) and "next_contact_on" not in data:
+        refresh_next_contact(uow.session, account)
+    account.updated_at = utcnow()
+    uow.session.flush()
+    return account_dict(account)
+
+
+def follow_ups(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
+    """Accounts whose next contact is due on ``as_of`` (today) or before: the
+    overdue follow-ups list, most overdue first. A rep sees their own."""
+    as_of = filters.get("as_of") or utcnow().date()
+    as_of = as_of if isinstance(as_of, date) else date.fromisoformat(as_of)
+    query = scope(select(Account), Account, caller).where(
+        Account.next_contact_on.is_not(None), Account.next_contact_on <= as_of,
+        Account.lifecycle != domain.Lifecycle.FORMER.value)
+    if filters.get("owner_id"):
+        query = query.where(Account.owner_id == filters["owner_id"])
+    items, total = page(session, query, limit, offset, (Account.next_contact_on, Account.name, Account.id))
+    return {"items": [{**account_dict(a), "days_overdue": (as_of - a.next_contact_on).days} for a in items],
+            "total": total}
 
 
 def get_account(session, caller: dict, account_id: str) -> dict[str, Any]:
@@ -56,7 +137,8 @@ def list_accounts(session, caller: dict, filters: dict, limit: int, offset: int)
             query = query.where(getattr(Account, name) == filters[name])
     if filters.get("q"):
         query = query.where(func.lower(Account.name).like(f"%{filters['q'].lower()}%"))
-    items, total = page(session, query, limit, offset, (Account.name, Account.id))
+    items, total = page(session, query, limit, offset,
+                        ordering(Account, filters.get("sort"), ACCOUNT_SORT, "name"))
     return {"items": [account_dict(a) for a in items], "total": total}
 
 
@@ -71,8 +153,8 @@ def contact_dict(session, contact: Contact) -> dict[str, Any]:
 def create_contact(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
     require_role(caller, "rep", "manager", "admin")
     account_id, roles = data.pop("account_id", None), data.pop("roles", [])
-    contact = Contact(id=new_id(), owner_id=caller.get("user_id"), interests=[], topics=[],
-                      created_at=utcnow(), **data)
+    contact = Contact(id=new_id(), owner_id=caller.get("user_id"), created_at=utcnow(),
+                      **{"interests": [], "topics": [], **data})
     uow.session.add(contact)
     if account_id:
         account = visible(uow.session, Account, caller, account_id, "account")
@@ -84,7 +166,7 @@ def create_contact(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
     return contact_dict(uow.session, contact)
 
 
-def _visible_contact_ids(caller: dict):
+def visible_contacts(caller: dict):
     """Contacts linked to an account the caller sees, or that the caller created."""
     accounts = scope(select(Account.id), Account, caller)
     linked = select(AccountContact.contact_id).where(AccountContact.account_id.in_(accounts))
@@ -93,20 +175,21 @@ def _visible_contact_ids(caller: dict):
 
 def get_contact(session, caller: dict, contact_id: str) -> dict[str, Any]:
     contact = session.scalars(select(Contact).where(Contact.id == contact_id,
-                                                    _visible_contact_ids(caller))).first()
+                                                    visible_contacts(caller))).first()
     if contact is None:
         raise NotFound(f"contact {contact_id} not found")
     return contact_dict(session, contact)
 
 
 def list_contacts(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
-    query = select(Contact).where(_visible_contact_ids(caller))
+    query = select(Contact).where(visible_contacts(caller))
     if filters.get("account_id"):
         query = query.where(Contact.id.in_(select(AccountContact.contact_id).where(
             AccountContact.account_id == filters["account_id"])))
     if filters.get("q"):
         query = query.where(func.lower(Contact.name).like(f"%{filters['q'].lower()}%"))
-    items, total = page(session, query, limit, offset, (Contact.name, Contact.id))
+    items, total = page(session, query, limit, offset,
+                        ordering(Contact, filters.get("sort"), CONTACT_SORT, "name"))
     return {"items": [contact_dict(session, c) for c in items], "total": total}
 
 
@@ -121,7 +204,29 @@ def create_product(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
     return _product_out.dump(product)
 
 
-def list_products(session, caller: dict, active_only: bool, limit: int, offset: int) -> dict[str, Any]:
-    query = select(Product).where(Product.active.is_(True)) if active_only else select(Product)
-    items, total = page(session, query, limit, offset, (Product.sku,))
+def update_product(uow: UnitOfWork, caller: dict, product_id: str, data: dict) -> dict[str, Any]:
+    """Change prices, life cycle or the active flag; an inactive product stays on
+    existing opportunities and contracts but is no longer offered."""
+    require_role(caller, "admin", "manager")
+    product = uow.session.get(Product, product_id, with_for_update=True)
+    if product is None:
+        raise NotFound(f"product {product_id} not found")
+    for name, value in data.items():
+        setattr(product, name, Decimal(str(value)) if name in ("list_price", "unit_cost") else value)
+    uow.session.flush()
+    return _product_out.dump(product)
+
+
+def list_products(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
+    query = select(Product)
+    if filters.get("active_only", True):
+        query = query.where(Product.active.is_(True))
+    for name in ("line_of_business", "currency"):
+        if filters.get(name):
+            query = query.where(getattr(Product, name) == filters[name])
+    if filters.get("q"):
+        needle = f"%{filters['q'].lower()}%"
+        query = query.where(or_(func.lower(Product.name).like(needle), func.lower(Product.sku).like(needle)))
+    items, total = page(session, query, limit, offset,
+                        ordering(Product, filters.get("sort"), PRODUCT_SORT, "sku"))
     return {"items": [_product_out.dump(p) for p in items], "total": total}

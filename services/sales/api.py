@@ -1,5 +1,6 @@
 """The sales service's routes in the gateway: accounts, contacts, products,
-pipelines, opportunities, quotes and contracts."""
+pipelines, opportunities, quotes, contracts, activities, customer selections
+and sales targets."""
 from __future__ import annotations
 
 from flask import url_for
@@ -11,7 +12,8 @@ from gateway.toolkit import call, page, page_schema
 from services.sales import schemas as s
 
 blueprint = Blueprint("sales", __name__, url_prefix="/api/v1",
-                      description="Accounts, contacts, products, pipelines, opportunities, quotes and contracts")
+                      description="Accounts, contacts, products, pipelines, opportunities, quotes, contracts, "
+                                  "activities, customer selections and sales targets")
 
 
 def _paged(method: str, args: dict):
@@ -33,10 +35,71 @@ class Accounts(MethodView):
         return call("sales", "create_account", data)
 
 
-@blueprint.route("/accounts/<account_id>")
-@blueprint.response(200, s.AccountOut)
-def account(account_id):
-    return call("sales", "get_account", account_id)
+@blueprint.route("/accounts/follow-ups")
+@blueprint.arguments(s.FollowUpQuery, location="query")
+@blueprint.response(200, page_schema(s.FollowUpOut))
+def follow_ups(args):
+    """Overdue follow-ups: accounts whose next contact (from the cadence rule)
+    is due on ``as_of`` or before, most overdue first; a rep sees their own."""
+    return _paged("follow_ups", args)
+
+
+@blueprint.route("/accounts/<account_id>", endpoint="Account")
+class Account(MethodView):
+    @blueprint.response(200, s.AccountOut)
+    def get(self, account_id):
+        return call("sales", "get_account", account_id)
+
+    @blueprint.arguments(s.AccountPatch)
+    @blueprint.response(200, s.AccountOut)
+    def patch(self, data, account_id):
+        """Change fields; a change of competition level, repeat-purchase
+        probability or lifecycle plans the next contact again."""
+        return call("sales", "update_account", account_id, data)
+
+
+SalesActivityPage = page_schema(s.SalesActivityOut)
+
+
+def _activities(args, **scope_):
+    args = {**args, **scope_}
+    return _paged("list_activities", args)
+
+
+@blueprint.route("/accounts/<account_id>/activities", endpoint="AccountActivities")
+class AccountActivities(MethodView):
+    @blueprint.arguments(s.SalesActivityQuery, location="query")
+    @blueprint.response(200, SalesActivityPage)
+    def get(self, args, account_id):
+        return _activities(args, account_id=account_id)
+
+    @blueprint.arguments(s.SalesActivityIn)
+    @blueprint.response(201, s.SalesActivityOut)
+    def post(self, data, account_id):
+        """Plan or log a call, meeting, e-mail or task; with an outcome it is a
+        contact: emits sales.activity_logged and moves the next-contact date."""
+        return call("sales", "log_activity", {**data, "account_id": account_id})
+
+
+@blueprint.route("/opportunities/<opportunity_id>/activities", endpoint="OpportunityActivities")
+class OpportunityActivities(MethodView):
+    @blueprint.arguments(s.SalesActivityQuery, location="query")
+    @blueprint.response(200, SalesActivityPage)
+    def get(self, args, opportunity_id):
+        return _activities(args, opportunity_id=opportunity_id)
+
+    @blueprint.arguments(s.SalesActivityIn)
+    @blueprint.response(201, s.SalesActivityOut)
+    def post(self, data, opportunity_id):
+        return call("sales", "log_activity", {**data, "opportunity_id": opportunity_id})
+
+
+@blueprint.route("/sales-activities/<activity_id>/outcome", methods=["POST"])
+@blueprint.arguments(s.OutcomeIn)
+@blueprint.response(200, s.SalesActivityOut)
+def activity_outcome(data, activity_id):
+    """Record what came of a planned account or opportunity activity."""
+    return call("sales", "record_activity_outcome", activity_id, data["outcome"])
 
 
 @blueprint.route("/contacts")
@@ -58,22 +121,25 @@ def contact(contact_id):
     return call("sales", "get_contact", contact_id)
 
 
-class ProductQuery(s.Page):
-    active_only = fields.Boolean(load_default=True)
-
-
 @blueprint.route("/products")
 class Products(MethodView):
-    @blueprint.arguments(ProductQuery, location="query")
+    @blueprint.arguments(s.ProductQuery, location="query")
     @blueprint.response(200, page_schema(s.ProductOut))
     def get(self, args):
-        return page(call("sales", "list_products", args["active_only"], args["limit"], args["offset"]),
-                    args["limit"], args["offset"])
+        return _paged("list_products", args)
 
     @blueprint.arguments(s.ProductIn)
     @blueprint.response(201, s.ProductOut)
     def post(self, data):
         return call("sales", "create_product", data)
+
+
+@blueprint.route("/products/<product_id>", methods=["PATCH"])
+@blueprint.arguments(s.ProductPatch)
+@blueprint.response(200, s.ProductOut)
+def update_product(data, product_id):
+    """Change prices, life cycle or the active flag (managers and admins)."""
+    return call("sales", "update_product", product_id, data)
 
 
 @blueprint.route("/pipelines")
@@ -207,3 +273,114 @@ def sign(contract_id):
 @blueprint.response(200, s.ContractOut)
 def terminate(data, contract_id):
     return call("sales", "terminate_contract", contract_id, data["terminated_on"], data["reason"])
+
+
+@blueprint.route("/selections/search", methods=["POST"])
+@blueprint.arguments(s.SelectionSearch)
+@blueprint.arguments(s.Page, location="query")
+@blueprint.response(200, s.CustomerPage)
+def search_customers(data, paging):
+    """Find accounts or contacts (``target``) by criteria; items are accounts
+    or contacts accordingly."""
+    return page(call("sales", "search_customers", data["target"], data["criteria"], paging["limit"],
+                     paging["offset"]), paging["limit"], paging["offset"])
+
+
+@blueprint.route("/selections")
+class Selections(MethodView):
+    @blueprint.arguments(s.Page, location="query")
+    @blueprint.response(200, page_schema(s.SelectionOut))
+    def get(self, args):
+        return _paged("list_selections", args)
+
+    @blueprint.arguments(s.SelectionIn)
+    @blueprint.response(201, s.SelectionOut)
+    def post(self, data):
+        """Save criteria under a name to run again later."""
+        return call("sales", "save_selection", data)
+
+
+@blueprint.route("/selections/<selection_id>", endpoint="Selection")
+class Selection(MethodView):
+    @blueprint.response(200, s.SelectionOut)
+    def get(self, selection_id):
+        return call("sales", "get_selection", selection_id)
+
+    @blueprint.response(204)
+    def delete(self, selection_id):
+        call("sales", "delete_selection", selection_id)
+
+
+@blueprint.route("/selections/<selection_id>/results")
+@blueprint.arguments(s.Page, location="query")
+@blueprint.response(200, s.CustomerPage)
+def selection_results(args, selection_id):
+    """The saved criteria run again now, as you: accounts or contacts."""
+    return page(call("sales", "selection_results", selection_id, args["limit"], args["offset"]),
+                args["limit"], args["offset"])
+
+
+def _period_range(args: dict) -> dict:
+    args = dict(args)
+    args["from"] = args.pop("from_", None)
+    return args
+
+
+@blueprint.route("/targets")
+class Targets(MethodView):
+    @blueprint.arguments(s.TargetQuery, location="query")
+    @blueprint.response(200, page_schema(s.TargetOut))
+    def get(self, args):
+        return _paged("list_targets", _period_range(args))
+
+    @blueprint.arguments(s.TargetIn)
+    @blueprint.response(201, s.TargetOut)
+    def post(self, data):
+        """A draft plan of revenue and margin for one rep and period."""
+        return call("sales", "create_target", data)
+
+
+@blueprint.route("/targets/consolidated")
+@blueprint.arguments(s.ConsolidationQuery, location="query")
+@blueprint.response(200, s.ConsolidatedRow(many=True))
+def consolidated_targets(args):
+    """The plan summed per rep, team, branch or company, period and currency;
+    approved plans without their doubtful lines unless ``status`` says otherwise."""
+    args = _period_range(args)
+    level = args.pop("level")
+    return call("sales", "consolidated_targets", args, level)
+
+
+@blueprint.route("/targets/<target_id>", endpoint="Target")
+class Target(MethodView):
+    @blueprint.response(200, s.TargetOut)
+    def get(self, target_id):
+        return call("sales", "get_target", target_id)
+
+    @blueprint.arguments(s.TargetPatch)
+    @blueprint.response(200, s.TargetOut)
+    def patch(self, data, target_id):
+        """Change a draft's lines or currency; send the version you read."""
+        return call("sales", "update_target", target_id, data)
+
+
+@blueprint.route("/targets/<target_id>/submit", methods=["POST"])
+@blueprint.response(200, s.TargetOut)
+def submit_target(target_id):
+    return call("sales", "submit_target", target_id)
+
+
+@blueprint.route("/targets/<target_id>/approve", methods=["POST"])
+@blueprint.response(200, s.TargetOut)
+def approve_target(target_id):
+    """The rep's manager or an admin approves; emits sales.target_approved
+    with the plan without its doubtful lines."""
+    return call("sales", "approve_target", target_id)
+
+
+@blueprint.route("/targets/<target_id>/reject", methods=["POST"])
+@blueprint.arguments(s.Review)
+@blueprint.response(200, s.TargetOut)
+def reject_target(data, target_id):
+    """Send a submitted plan back to draft with a note."""
+    return call("sales", "reject_target", target_id, data["note"])

@@ -9,9 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.sales import billing, domain
+from services.sales.accounts import record_purchase
 from services.sales.models import Account, Contract, Opportunity, OpportunityLine, Quote, new_id
 from services.sales.opportunities import close, line_dicts
-from services.sales.scoping import page, require_role, require_writer, scope, visible
+from services.sales.schemas import CONTRACT_SORT
+from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible
 from shared.db import UnitOfWork, as_utc, utcnow
 from shared.errors import Conflict, Invalid
 
@@ -167,6 +169,8 @@ def sign_contract(uow: UnitOfWork, caller: dict, contract_id: str) -> dict[str, 
     contract = _writable(uow, caller, contract_id)
     domain.check_contract_transition(domain.ContractStatus(contract.status), domain.ContractStatus.SIGNED)
     contract.status, contract.signed_at = domain.ContractStatus.SIGNED.value, utcnow()
+    account = uow.session.get(Account, contract.account_id, with_for_update=True)
+    record_purchase(uow.session, account, contract.lines, contract.total, contract.signed_at.date())
     uow.session.flush()
     uow.emit("sales.contract_signed", {
         "contract_id": contract.id, "account_id": contract.account_id, "opportunity_id": contract.opportunity_id,
@@ -208,5 +212,6 @@ def list_contracts(session, caller: dict, filters: dict, limit: int, offset: int
         query = query.where(Contract.status == domain.ContractStatus.SIGNED.value,
                             Contract.end_date.is_not(None),
                             Contract.end_date <= today + timedelta(days=filters["renewal_within_days"]))
-    items, total = page(session, query, limit, offset, (Contract.end_date, Contract.id))
+    items, total = page(session, query, limit, offset,
+                        ordering(Contract, filters.get("sort"), CONTRACT_SORT, "end_date"))
     return {"items": [contract_dict(c) for c in items], "total": total}

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from services.sales.accounts import account_created_payload
+from services.sales.accounts import account_created_payload, refresh_next_contact
 from services.sales.models import Account, AccountContact, Contact, Opportunity, new_id
 from services.sales.opportunities import open_opportunity
 from shared.db import UnitOfWork, utcnow
@@ -32,6 +32,7 @@ def apply_lead_converted(uow: UnitOfWork, payload: dict) -> Opportunity | None:
                           source_lead_id=lead_id, created_at=now, updated_at=now)
         session.add(account)
         session.flush()
+        refresh_next_contact(session, account)
         uow.emit("sales.account_created", account_created_payload(account))
     contact = None
     if payload.get("contact_name") or payload.get("email"):

@@ -159,7 +159,7 @@ class Line:
         return self.net - self.cost
 
 
-def _decimal(raw: Mapping, name: str, errors: dict, path: str, default: str | None = None) -> Decimal:
+def parse_decimal(raw: Mapping, name: str, errors: dict, path: str, default: str | None = None) -> Decimal:
     value = raw.get(name, default)
     if isinstance(value, float):
         errors[f"{path}.{name}"] = "a decimal string, not a float"
@@ -176,10 +176,10 @@ def parse_lines(raw_lines: Sequence[Mapping]) -> list[Line]:
     lines = []
     for index, raw in enumerate(raw_lines or ()):
         path = f"lines.{index}"
-        quantity = _decimal(raw, "quantity", errors, path)
-        unit_price = _decimal(raw, "unit_price", errors, path, "0")
-        discount = _decimal(raw, "discount_pct", errors, path, "0")
-        unit_cost = _decimal(raw, "unit_cost", errors, path, "0")
+        quantity = parse_decimal(raw, "quantity", errors, path)
+        unit_price = parse_decimal(raw, "unit_price", errors, path, "0")
+        discount = parse_decimal(raw, "discount_pct", errors, path, "0")
+        unit_cost = parse_decimal(raw, "unit_cost", errors, path, "0")
         if quantity <= 0:
             errors.setdefault(f"{path}.quantity", "must be more than 0")
         if unit_price < 0:

@@ -5,7 +5,8 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Text
+from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import ID, add_messaging_tables, utcnow
@@ -46,10 +47,26 @@ class Account(Base):
     address: Mapped[str | None] = mapped_column(String(500))
     tags: Mapped[list] = mapped_column(JSON, default=list)
     lifecycle: Mapped[str] = mapped_column(String(20), default="prospect")
-    next_contact_on: Mapped[date | None] = mapped_column(Date)
+    next_contact_on: Mapped[date | None] = mapped_column(Date, index=True)
+    competition_level: Mapped[str] = mapped_column(String(10), default="medium", server_default="medium")
+    repeat_purchase_probability: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
+    last_contacted_on: Mapped[date | None] = mapped_column(Date)
+    last_purchase_on: Mapped[date | None] = mapped_column(Date)
+    lifetime_value: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
     source_lead_id: Mapped[str | None] = mapped_column(String(36), unique=True)
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+
+
+class AccountProduct(Base):
+    """What an account has bought under signed contracts: the basis of
+    "products bought" selections and of the product life cycle in the cadence."""
+    __tablename__ = "account_products"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    last_bought_on: Mapped[date] = mapped_column(Date)
 
 
 class Contact(Base):
@@ -87,6 +104,7 @@ class Product(Base):
     unit_cost: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    life_cycle_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class Pipeline(Base):
@@ -198,6 +216,67 @@ class Contract(Base):
     signed_at: Mapped[datetime | None] = mapped_column(When)
     terminated_at: Mapped[datetime | None] = mapped_column(When)
     termination_reason: Mapped[str | None] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Activity(Base):
+    """A call, meeting, e-mail or task on an account, optionally about one of its opportunities."""
+    __tablename__ = "activities"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    opportunity_id: Mapped[str | None] = mapped_column(ForeignKey("opportunities.id"), index=True)
+    type: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    owner_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    team_id: Mapped[str | None] = mapped_column(String(36))
+    partner_id: Mapped[str | None] = mapped_column(String(36))
+    due_at: Mapped[datetime] = mapped_column(When)
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    cost: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    outcome: Mapped[str | None] = mapped_column(String(500))
+    outcome_at: Mapped[datetime | None] = mapped_column(When)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+
+
+class Selection(Base):
+    """A saved customer selection: criteria that are run again each time."""
+    __tablename__ = "selections"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(10))
+    criteria: Mapped[dict] = mapped_column(JSON)
+    owner_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    team_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+
+
+class Target(Base):
+    """A rep's sales plan for one period: revenue and margin lines, some maybe doubtful."""
+    __tablename__ = "targets"
+    __table_args__ = (UniqueConstraint("owner_id", "period", "period_start"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(String(36), index=True)
+    team_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    branch_id: Mapped[str | None] = mapped_column(String(36))
+    period: Mapped[str] = mapped_column(String(10))
+    period_start: Mapped[date] = mapped_column(Date, index=True)
+    period_end: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    lines: Mapped[list] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="draft", index=True)
+    review_note: Mapped[str | None] = mapped_column(String(500))
+    submitted_at: Mapped[datetime | None] = mapped_column(When)
+    approved_at: Mapped[datetime | None] = mapped_column(When)
+    approved_by: Mapped[str | None] = mapped_column(String(36))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
 

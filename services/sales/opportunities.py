@@ -11,7 +11,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from services.sales import domain
 from services.sales.models import Account, Opportunity, OpportunityLine, StageChange, new_id
 from services.sales.pipelines import get_pipeline, stage_of
-from services.sales.scoping import page, require_role, require_writer, scope, visible
+from services.sales.schemas import OPPORTUNITY_SORT
+from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible
 from shared.db import UnitOfWork, as_utc, utcnow
 from shared.errors import Conflict, Invalid
 
@@ -161,7 +162,8 @@ def list_opportunities(session, caller: dict, filters: dict, limit: int, offset:
                          ("pipeline_id", Opportunity.pipeline_id)):
         if filters.get(name):
             query = query.where(column == filters[name])
-    items, total = page(session, query, limit, offset, (Opportunity.created_at.desc(), Opportunity.id))
+    items, total = page(session, query, limit, offset,
+                        ordering(Opportunity, filters.get("sort"), OPPORTUNITY_SORT, "-created_at"))
     return {"items": [opportunity_dict(session, o) for o in items], "total": total}
 
 

@@ -2,12 +2,38 @@
 for validation and the OpenAPI document."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from shared.errors import Invalid
 from shared.fields import WireDateTime
 
 Currency = lambda **kw: fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as EUR"), **kw)  # noqa: E731
 Amount = lambda **kw: fields.Decimal(as_string=True, places=2, validate=validate.Range(min=0), **kw)  # noqa: E731
+
+
+def load(schema: Schema, data: dict) -> dict:
+    """Validate RPC input again inside the service (callers other than the
+    gateway exist); a bad field is a 422 naming it."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise Invalid("some fields are not valid", errors=exc.messages) from None
+
+
+ACCOUNT_SORT = ("name", "created_at", "next_contact_on", "lifetime_value", "last_purchase_on")
+CONTACT_SORT = ("name", "created_at")
+PRODUCT_SORT = ("sku", "name", "list_price")
+OPPORTUNITY_SORT = ("created_at", "name", "amount", "expected_close_date", "updated_at")
+CONTRACT_SORT = ("end_date", "start_date", "total", "created_at")
+ACTIVITY_SORT = ("due_at", "created_at")
+TARGET_SORT = ("period_start", "owner_id", "created_at")
+
+
+def sort_field(allowed: tuple[str, ...], default: str):
+    """The ``sort`` parameter of a list: a field, or -field for descending."""
+    choices = [*allowed, *(f"-{name}" for name in allowed)]
+    return fields.String(load_default=default, validate=validate.OneOf(choices),
+                         metadata={"description": "a field, with - for descending"})
 
 
 class Strict(Schema):
@@ -30,7 +56,15 @@ class AccountIn(Strict):
     address = fields.String(allow_none=True)
     tags = fields.List(fields.String())
     lifecycle = fields.String(validate=validate.OneOf(["prospect", "customer", "former"]))
-    next_contact_on = fields.Date(allow_none=True)
+    next_contact_on = fields.Date(allow_none=True, metadata={
+        "description": "set by hand; otherwise the cadence rule plans it"})
+    competition_level = fields.String(validate=validate.OneOf(["low", "medium", "high"]))
+    repeat_purchase_probability = fields.Integer(validate=validate.Range(min=0, max=100), metadata={
+        "description": "percent; with competition level and product life cycle, sets the contact cadence"})
+
+
+class AccountPatch(AccountIn):
+    name = fields.String(validate=validate.Length(min=1, max=200))
 
 
 class AccountOut(Schema):
@@ -48,11 +82,26 @@ class AccountOut(Schema):
     tags = fields.List(fields.String())
     lifecycle = fields.String()
     next_contact_on = fields.String(allow_none=True)
+    competition_level = fields.String()
+    repeat_purchase_probability = fields.Integer()
+    last_contacted_on = fields.String(allow_none=True)
+    last_purchase_on = fields.String(allow_none=True)
+    lifetime_value = fields.Decimal(as_string=True)
     source_lead_id = fields.String(allow_none=True)
     created_at = WireDateTime()
 
 
+class FollowUpOut(AccountOut):
+    days_overdue = fields.Integer()
+
+
+class FollowUpQuery(Page):
+    owner_id = fields.String()
+    as_of = fields.Date(metadata={"description": "today when omitted"})
+
+
 class AccountQuery(Page):
+    sort = sort_field(ACCOUNT_SORT, "name")
     owner_id = fields.String()
     segment = fields.String()
     industry = fields.String()
@@ -83,6 +132,7 @@ class ContactOut(Schema):
 
 
 class ContactQuery(Page):
+    sort = sort_field(CONTACT_SORT, "name")
     account_id = fields.String()
     q = fields.String()
 
@@ -95,6 +145,25 @@ class ProductIn(Strict):
     unit_cost = Amount(required=True)
     currency = Currency(required=True)
     active = fields.Boolean(load_default=True)
+    life_cycle_days = fields.Integer(allow_none=True, validate=validate.Range(min=1), metadata={
+        "description": "how long the product lasts before it is bought again; drives the contact cadence"})
+
+
+class ProductPatch(Strict):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    line_of_business = fields.String(allow_none=True)
+    list_price = Amount()
+    unit_cost = Amount()
+    active = fields.Boolean()
+    life_cycle_days = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+
+
+class ProductQuery(Page):
+    sort = sort_field(PRODUCT_SORT, "sku")
+    active_only = fields.Boolean(load_default=True)
+    line_of_business = fields.String()
+    currency = fields.String()
+    q = fields.String(metadata={"description": "part of the name or SKU"})
 
 
 class ProductOut(Schema):
@@ -108,6 +177,7 @@ class ProductOut(Schema):
     unit_cost = fields.Decimal(as_string=True)
     currency = fields.String()
     active = fields.Boolean()
+    life_cycle_days = fields.Integer(allow_none=True)
 
 
 class StageIn(Strict):
@@ -199,6 +269,7 @@ class OpportunityOut(Schema):
 
 
 class OpportunityQuery(Page):
+    sort = sort_field(OPPORTUNITY_SORT, "-created_at")
     account_id = fields.String()
     owner_id = fields.String()
     status = fields.String(validate=validate.OneOf(["open", "won", "lost"]))
@@ -280,6 +351,7 @@ class ContractOut(Schema):
 
 
 class ContractQuery(Page):
+    sort = sort_field(CONTRACT_SORT, "end_date")
     account_id = fields.String()
     status = fields.String(validate=validate.OneOf(["draft", "signed", "terminated"]))
     renewal_within_days = fields.Integer(validate=validate.Range(min=1, max=3650), metadata={
@@ -289,3 +361,182 @@ class ContractQuery(Page):
 class Terminate(Strict):
     terminated_on = fields.Date(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class SalesActivityIn(Strict):
+    type = fields.String(required=True, validate=validate.OneOf(["call", "meeting", "email", "task"]))
+    subject = fields.String(allow_none=True, validate=validate.Length(max=300))
+    owner_id = fields.String(allow_none=True, metadata={"description": "you when omitted"})
+    opportunity_id = fields.String(allow_none=True)
+    due_at = fields.AwareDateTime(allow_none=True, metadata={"description": "now when omitted"})
+    duration_minutes = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=24 * 60))
+    cost = Amount(allow_none=True)
+    currency = Currency(allow_none=True)
+    outcome = fields.String(allow_none=True, validate=validate.Length(min=1, max=500), metadata={
+        "description": "given now, the activity is logged as done and counts as a contact"})
+    notes = fields.String(allow_none=True)
+
+
+class SalesActivityOut(Schema):
+    id = fields.String()
+    account_id = fields.String()
+    opportunity_id = fields.String(allow_none=True)
+    type = fields.String()
+    subject = fields.String(allow_none=True)
+    owner_id = fields.String(allow_none=True)
+    due_at = WireDateTime()
+    duration_minutes = fields.Integer()
+    cost = fields.Decimal(as_string=True, allow_none=True)
+    currency = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    outcome_at = WireDateTime(allow_none=True)
+    notes = fields.String(allow_none=True)
+    created_at = WireDateTime()
+
+
+class SalesActivityQuery(Page):
+    sort = sort_field(ACTIVITY_SORT, "-due_at")
+    owner_id = fields.String()
+    type = fields.String(validate=validate.OneOf(["call", "meeting", "email", "task"]))
+    open = fields.Boolean(metadata={"description": "true: no outcome yet; false: done"})
+
+
+class OutcomeIn(Strict):
+    outcome = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class SelectionCriteria(Strict):
+    tags = fields.List(fields.String())
+    interests = fields.List(fields.String())
+    roles = fields.List(fields.String(validate=validate.OneOf(
+        ["decision_maker", "influencer", "buyer", "user", "payer", "suspect", "prospect", "customer"])))
+    segment = fields.String()
+    industry = fields.String()
+    line_of_business = fields.String()
+    territory = fields.String()
+    lifecycle = fields.String(validate=validate.OneOf(["prospect", "customer", "former"]))
+    owner_id = fields.String()
+    products = fields.List(fields.String(), metadata={"description": "product ids or SKUs bought"})
+    last_purchase_after = fields.Date()
+    last_purchase_before = fields.Date()
+    last_contact_after = fields.Date()
+    last_contact_before = fields.Date(metadata={"description": "accounts never contacted match too"})
+    lifetime_value_min = fields.Decimal(as_string=True, validate=validate.Range(min=0))
+    lifetime_value_max = fields.Decimal(as_string=True, validate=validate.Range(min=0))
+
+
+SelectionTarget = lambda **kw: fields.String(validate=validate.OneOf(["accounts", "contacts"]), **kw)  # noqa: E731
+
+
+class SelectionSearch(Strict):
+    target = SelectionTarget(load_default="accounts")
+    criteria = fields.Nested(SelectionCriteria, load_default=dict)
+
+
+class CustomerPage(Schema):
+    items = fields.List(fields.Dict(), metadata={
+        "description": "accounts (as GET /accounts/{id}) or contacts (as GET /contacts/{id}), by target"})
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
+class SelectionIn(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    target = SelectionTarget(load_default="accounts")
+    criteria = fields.Nested(SelectionCriteria, required=True)
+
+
+class SelectionOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    target = fields.String()
+    criteria = fields.Dict()
+    owner_id = fields.String(allow_none=True)
+    count = fields.Integer(allow_none=True, metadata={"description": "how many match now"})
+    created_at = WireDateTime()
+
+
+class TargetLineIn(Strict):
+    label = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                          metadata={"description": "what the line plans, e.g. a product line or an account"})
+    revenue = Amount(required=True)
+    margin = fields.Decimal(as_string=True, places=2, load_default="0")
+    doubtful = fields.Boolean(load_default=False, metadata={
+        "description": "left out of the approved plan and its consolidation"})
+
+
+Period = lambda **kw: fields.String(validate=validate.OneOf(["day", "week", "month", "quarter"]), **kw)  # noqa: E731
+
+
+class TargetIn(Strict):
+    owner_id = fields.String(allow_none=True, metadata={"description": "the rep; you when omitted"})
+    owner_team_id = fields.String(allow_none=True, metadata={"description": "the rep's team, when a manager drafts"})
+    owner_branch_id = fields.String(allow_none=True)
+    period = Period(required=True)
+    period_start = fields.Date(required=True, metadata={
+        "description": "a Monday for a week, the 1st for a month, Jan/Apr/Jul/Oct 1st for a quarter"})
+    currency = Currency(required=True)
+    lines = fields.List(fields.Nested(TargetLineIn), required=True, validate=validate.Length(min=1))
+
+
+class TargetPatch(Strict):
+    version = fields.Integer(required=True)
+    currency = Currency()
+    lines = fields.List(fields.Nested(TargetLineIn), validate=validate.Length(min=1))
+
+
+class TargetOut(Schema):
+    id = fields.String()
+    owner_id = fields.String()
+    team_id = fields.String(allow_none=True)
+    branch_id = fields.String(allow_none=True)
+    period = fields.String()
+    period_start = fields.String()
+    period_end = fields.String()
+    currency = fields.String()
+    lines = fields.List(fields.Dict())
+    status = fields.String()
+    totals = fields.Dict(metadata={"description": "revenue and margin of all lines; planned_* without doubtful ones"})
+    review_note = fields.String(allow_none=True)
+    submitted_at = WireDateTime(allow_none=True)
+    approved_at = WireDateTime(allow_none=True)
+    approved_by = fields.String(allow_none=True)
+    version = fields.Integer()
+    created_at = WireDateTime()
+
+
+class TargetQuery(Page):
+    sort = sort_field(TARGET_SORT, "period_start")
+    owner_id = fields.String()
+    team_id = fields.String()
+    branch_id = fields.String()
+    period = Period()
+    status = fields.String(validate=validate.OneOf(["draft", "submitted", "approved"]))
+    from_ = fields.Date(data_key="from", metadata={"description": "periods starting on or after"})
+    to = fields.Date(metadata={"description": "periods ending on or before"})
+
+
+class ConsolidationQuery(Strict):
+    level = fields.String(load_default="team", validate=validate.OneOf(["rep", "team", "branch", "company"]))
+    period = Period()
+    status = fields.String(load_default="approved", validate=validate.OneOf(["draft", "submitted", "approved"]))
+    team_id = fields.String()
+    branch_id = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+
+
+class ConsolidatedRow(Schema):
+    level = fields.String()
+    group_id = fields.String(allow_none=True, metadata={"description": "rep, team or branch id; null for company"})
+    period = fields.String()
+    period_start = fields.String()
+    currency = fields.String()
+    planned_revenue = fields.Decimal(as_string=True)
+    planned_margin = fields.Decimal(as_string=True)
+    targets = fields.Integer()
+
+
+class Review(Strict):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=500))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, or_
 
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, Invalid, NotFound
 
 
 def scope(query: Select, model, caller: dict) -> Select:
@@ -46,6 +46,16 @@ def require_writer(caller: dict, record) -> None:
 def require_role(caller: dict, *roles: str) -> None:
     if caller.get("role") not in roles:
         raise Forbidden(f"role {caller.get('role')!r} may not do this; allowed: {', '.join(roles)}")
+
+
+def ordering(model, sort: str | None, allowed: tuple[str, ...], default: str) -> tuple:
+    """``name`` or ``-name`` (descending) among ``allowed``, then the id so pages are stable."""
+    sort = sort or default
+    name = sort.lstrip("-")
+    if name not in allowed:
+        raise Invalid(f"cannot sort by {name!r}", errors={"sort": f"one of {', '.join(allowed)}, optionally with -"})
+    column = getattr(model, name)
+    return (column.desc() if sort.startswith("-") else column, model.id)
 
 
 def page(session, query, limit: int, offset: int, order):

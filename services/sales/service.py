@@ -1,7 +1,7 @@
 """The sales service's nameko entrypoints: thin, each one use case."""
 from __future__ import annotations
 
-from services.sales import accounts, contracts, conversion, opportunities, pipelines
+from services.sales import accounts, activities, contracts, conversion, opportunities, pipelines, selections, targets
 from services.sales.models import metadata
 from shared.nameko_ext import Database, RequestContext, event_handler, rpc
 
@@ -30,6 +30,14 @@ class SalesService:
         return accounts.list_accounts(self.db.session, caller, filters, limit, offset)
 
     @rpc
+    def update_account(self, caller, account_id, data):
+        return accounts.update_account(self.db, caller, account_id, data)
+
+    @rpc
+    def follow_ups(self, caller, filters, limit=50, offset=0):
+        return accounts.follow_ups(self.db.session, caller, filters, limit, offset)
+
+    @rpc
     def create_contact(self, caller, data):
         return accounts.create_contact(self.db, caller, data)
 
@@ -46,8 +54,83 @@ class SalesService:
         return accounts.create_product(self.db, caller, data)
 
     @rpc
-    def list_products(self, caller, active_only=True, limit=50, offset=0):
-        return accounts.list_products(self.db.session, caller, active_only, limit, offset)
+    def update_product(self, caller, product_id, data):
+        return accounts.update_product(self.db, caller, product_id, data)
+
+    @rpc
+    def list_products(self, caller, filters, limit=50, offset=0):
+        return accounts.list_products(self.db.session, caller, filters, limit, offset)
+
+    # Activities
+    @rpc
+    def log_activity(self, caller, data):
+        return activities.log_activity(self.db, caller, data)
+
+    @rpc
+    def record_activity_outcome(self, caller, activity_id, outcome):
+        return activities.record_outcome(self.db, caller, activity_id, outcome)
+
+    @rpc
+    def list_activities(self, caller, filters, limit=50, offset=0):
+        return activities.list_activities(self.db.session, caller, filters, limit, offset)
+
+    # Customer selections
+    @rpc
+    def search_customers(self, caller, target, criteria, limit=50, offset=0):
+        return selections.search(self.db.session, caller, target, criteria, limit, offset)
+
+    @rpc
+    def save_selection(self, caller, data):
+        return selections.save_selection(self.db, caller, data)
+
+    @rpc
+    def list_selections(self, caller, limit=50, offset=0):
+        return selections.list_selections(self.db.session, caller, limit, offset)
+
+    @rpc
+    def get_selection(self, caller, selection_id):
+        return selections.get_selection(self.db.session, caller, selection_id)
+
+    @rpc
+    def selection_results(self, caller, selection_id, limit=50, offset=0):
+        return selections.selection_results(self.db.session, caller, selection_id, limit, offset)
+
+    @rpc
+    def delete_selection(self, caller, selection_id):
+        return selections.delete_selection(self.db, caller, selection_id)
+
+    # Sales targets
+    @rpc
+    def create_target(self, caller, data):
+        return targets.create_target(self.db, caller, data)
+
+    @rpc
+    def get_target(self, caller, target_id):
+        return targets.get_target(self.db.session, caller, target_id)
+
+    @rpc
+    def list_targets(self, caller, filters, limit=50, offset=0):
+        return targets.list_targets(self.db.session, caller, filters, limit, offset)
+
+    @rpc
+    def update_target(self, caller, target_id, data):
+        return targets.update_target(self.db, caller, target_id, data)
+
+    @rpc
+    def submit_target(self, caller, target_id):
+        return targets.submit_target(self.db, caller, target_id)
+
+    @rpc
+    def approve_target(self, caller, target_id):
+        return targets.approve_target(self.db, caller, target_id)
+
+    @rpc
+    def reject_target(self, caller, target_id, note):
+        return targets.reject_target(self.db, caller, target_id, note)
+
+    @rpc
+    def consolidated_targets(self, caller, filters, level="team"):
+        return targets.consolidated_targets(self.db.session, caller, filters, level)
 
     # Pipelines and opportunities
     @rpc

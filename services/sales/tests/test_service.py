@@ -147,3 +147,183 @@ def test_renewals_list_shows_signed_contracts_ending_soon(service):
     service.sign_contract(REP, later["id"])
     renewals = service.list_contracts(REP, {"renewal_within_days": 30}, 50, 0)["items"]
     assert [c["id"] for c in renewals] == [soon["id"]]
+
+
+MANAGER = {"user_id": "mgr-a", "role": "manager", "team_id": "team-a", "branch_id": "branch-1",
+           "partner_id": None, "request_id": "m"}
+
+
+def test_an_activity_with_an_outcome_is_a_contact_that_plans_the_next_one(service, sales_db):
+    account = service.create_account(REP, {"name": "Soylent", "competition_level": "high",
+                                           "repeat_purchase_probability": 50})
+    assert account["next_contact_on"] == (date.today() + timedelta(days=30)).isoformat()
+    opportunity = service.create_opportunity(REP, {"name": "Soylent deal", "account_id": account["id"]})
+    planned = service.log_activity(REP, {"opportunity_id": opportunity["id"], "type": "call",
+                                         "due_at": "2026-01-05T09:00:00+00:00"})
+    assert planned["account_id"] == account["id"] and planned["outcome"] is None
+    assert events(sales_db, "sales.activity_logged") == []
+    done = service.record_activity_outcome(REP, planned["id"], "interested, send offer")
+    assert done["outcome"] == "interested, send offer"
+    [logged] = events(sales_db, "sales.activity_logged")
+    assert logged["payload"]["account_id"] == account["id"]
+    assert logged["payload"]["opportunity_id"] == opportunity["id"] and logged["payload"]["type"] == "call"
+    after = service.get_account(REP, account["id"])
+    assert after["last_contacted_on"] == "2026-01-05"
+    assert after["next_contact_on"] == "2026-02-04"  # 30 days after the contact: high competition
+    with pytest.raises(Conflict):
+        service.record_activity_outcome(REP, planned["id"], "again")
+    with pytest.raises(NotFound):
+        service.record_activity_outcome({**REP, "user_id": "rep-2"}, planned["id"], "not mine")
+    listed = service.list_activities(REP, {"account_id": account["id"]}, 50, 0)
+    assert [a["id"] for a in listed["items"]] == [planned["id"]]
+
+
+def test_overdue_follow_ups_per_rep(service):
+    overdue = service.create_account(REP, {"name": "Overdue Ltd", "next_contact_on": "2026-01-01"})
+    service.create_account(REP, {"name": "Later Ltd", "next_contact_on": "2099-01-01"})
+    service.create_account({**REP, "user_id": "rep-2"}, {"name": "Other rep", "next_contact_on": "2026-01-01"})
+    result = service.follow_ups(REP, {"as_of": "2026-01-11"}, 50, 0)
+    assert [(a["name"], a["days_overdue"]) for a in result["items"]] == [("Overdue Ltd", 10)]
+    changed = service.update_account(REP, overdue["id"], {"competition_level": "low"})
+    assert changed["next_contact_on"] > date.today().isoformat()
+    assert service.follow_ups(REP, {"as_of": "2026-01-11"}, 50, 0)["total"] == 0
+    with pytest.raises(Invalid) as caught:
+        service.update_account(REP, overdue["id"], {"owner_id": "rep-2"})
+    assert "owner_id" in caught.value.errors
+    with pytest.raises(Invalid) as caught:
+        service.update_account(REP, overdue["id"], {"repeat_purchase_probability": 140})
+    assert "repeat_purchase_probability" in caught.value.errors
+
+
+def test_signing_records_what_was_bought_and_selections_find_it(service):
+    kit = service.create_product(ADMIN, {"sku": "KIT-1", "name": "Starter kit", "list_price": "100.00",
+                                         "unit_cost": "40.00", "currency": "EUR", "life_cycle_days": 200,
+                                         "line_of_business": "hardware"})
+    buyer = service.create_account(REP, {"name": "Buyer GmbH", "segment": "smb", "tags": ["vip", "north"]})
+    service.create_account(REP, {"name": "Browser GmbH", "segment": "smb", "tags": ["north"]})
+    contact = service.create_contact(REP, {"name": "Ada", "interests": ["iot", "security"],
+                                           "account_id": buyer["id"], "roles": ["decision_maker"]})
+    contract = service.create_contract(REP, {
+        "account_id": buyer["id"], "currency": "EUR", "start_date": date.today().isoformat(),
+        "billing_frequency": "one_off",
+        "lines": [{"product_id": kit["id"], "description": "Kit", "quantity": "3", "unit_price": "100.00",
+                   "unit_cost": "40.00"}]})
+    service.sign_contract(REP, contract["id"])
+    bought = service.get_account(REP, buyer["id"])
+    assert bought["lifecycle"] == "customer" and bought["lifetime_value"] == "300.00"
+    assert bought["last_purchase_on"] == date.today().isoformat()
+    assert bought["next_contact_on"] == (date.today() + timedelta(days=60)).isoformat()
+
+    def names(criteria, target="accounts"):
+        return sorted(i["name"] for i in service.search_customers(REP, target, criteria, 50, 0)["items"])
+
+    assert names({"tags": ["north"]}) == ["Browser GmbH", "Buyer GmbH"]
+    assert names({"products": ["KIT-1"]}) == ["Buyer GmbH"]
+    assert names({"products": [kit["id"]], "lifetime_value_min": "250"}) == ["Buyer GmbH"]
+    assert names({"lifetime_value_min": "301"}) == []
+    assert names({"interests": ["security"]}) == ["Buyer GmbH"]
+    assert names({"last_contact_before": "2100-01-01", "segment": "smb"}) == ["Browser GmbH", "Buyer GmbH"]
+    assert names({"last_purchase_after": date.today().isoformat()}) == ["Buyer GmbH"]
+    assert names({"interests": ["iot"], "roles": ["decision_maker"]}, "contacts") == ["Ada"]
+    assert names({"tags": ["vip"]}, "contacts") == ["Ada"]
+    assert names({"tags": ["vip%"]}) == []  # LIKE wildcards in a value are literal
+    assert service.search_customers({**REP, "user_id": "rep-2"}, "accounts", {"tags": ["north"]}, 50, 0)["total"] == 0
+    with pytest.raises(Invalid) as caught:
+        service.search_customers(REP, "accounts", {"lifetime_value_min": "lots"}, 50, 0)
+    assert "lifetime_value_min" in caught.value.errors
+
+    saved = service.save_selection(REP, {"name": "North VIPs", "target": "accounts",
+                                         "criteria": {"tags": ["north", "vip"], "segment": "smb"}})
+    assert saved["count"] == 2
+    with pytest.raises(Conflict):
+        service.save_selection(REP, {"name": "North VIPs", "target": "accounts", "criteria": {}})
+    assert [s["name"] for s in service.list_selections(REP, 50, 0)["items"]] == ["North VIPs"]
+    service.create_account(REP, {"name": "Newcomer GmbH", "segment": "smb", "tags": ["vip"]})
+    assert service.selection_results(REP, saved["id"], 50, 0)["total"] == 3  # the criteria run again
+    with pytest.raises(NotFound):
+        service.get_selection({**REP, "user_id": "rep-2"}, saved["id"])
+    service.delete_selection(REP, saved["id"])
+    assert service.list_selections(REP, 50, 0)["total"] == 0
+    assert contact["accounts"][0]["roles"] == ["decision_maker"]
+
+
+def test_products_filter_sort_and_deactivate(service):
+    for sku, name, line, price in (("A-1", "Alpha", "software", "10.00"), ("B-1", "Beta", "hardware", "30.00"),
+                                   ("C-1", "Gamma", "software", "20.00")):
+        service.create_product(ADMIN, {"sku": sku, "name": name, "line_of_business": line, "list_price": price,
+                                       "unit_cost": "1.00", "currency": "EUR"})
+    software = service.list_products(REP, {"line_of_business": "software", "sort": "-list_price"}, 50, 0)
+    assert [p["sku"] for p in software["items"]] == ["C-1", "A-1"]
+    beta = service.list_products(REP, {"q": "bet"}, 50, 0)["items"][0]
+    with pytest.raises(Forbidden):
+        service.update_product(REP, beta["id"], {"active": False})
+    assert service.update_product(ADMIN, beta["id"], {"active": False, "list_price": "35.00"})["list_price"] == "35.00"
+    assert [p["sku"] for p in service.list_products(REP, {}, 50, 0)["items"]] == ["A-1", "C-1"]
+    assert len(service.list_products(REP, {"active_only": False}, 50, 0)["items"]) == 3
+    with pytest.raises(Invalid) as caught:
+        service.list_products(REP, {"sort": "unit_cost; drop table products"}, 50, 0)
+    assert "sort" in caught.value.errors
+
+
+def test_targets_flow_from_draft_to_approved_without_doubtful_lines(service, sales_db):
+    rep = {**REP, "branch_id": "branch-1"}
+    draft = service.create_target(rep, {"period": "month", "period_start": "2027-01-01", "currency": "EUR",
+                                        "lines": [{"label": "Licences", "revenue": "10000.00", "margin": "6000.00"},
+                                                  {"label": "Maybe Globex", "revenue": "5000.00",
+                                                   "margin": "2000.00", "doubtful": True}]})
+    assert draft["status"] == "draft" and draft["period_end"] == "2027-01-31"
+    assert draft["totals"]["revenue"] == "15000.00" and draft["totals"]["planned_revenue"] == "10000.00"
+    with pytest.raises(Conflict):
+        service.create_target(rep, {"period": "month", "period_start": "2027-01-01", "currency": "EUR",
+                                    "lines": [{"label": "Again", "revenue": "1.00"}]})
+    with pytest.raises(Invalid) as caught:
+        service.create_target(rep, {"period": "week", "period_start": "2027-01-01", "currency": "EUR",
+                                    "lines": [{"label": "x", "revenue": "1.00"}]})
+    assert "period_start" in caught.value.errors
+    with pytest.raises(Conflict):
+        service.approve_target(MANAGER, draft["id"])  # not submitted yet
+    service.submit_target(rep, draft["id"])
+    with pytest.raises(NotFound):
+        service.approve_target({**REP, "user_id": "rep-9"}, draft["id"])
+    with pytest.raises(Conflict):
+        service.approve_target(rep, draft["id"])  # nobody approves their own plan
+    with pytest.raises(NotFound):
+        service.approve_target({**MANAGER, "team_id": "team-b", "user_id": "mgr-b"}, draft["id"])
+    with pytest.raises(Forbidden):
+        service.approve_target({"user_id": "ops-1", "role": "ops", "team_id": None}, draft["id"])
+    rejected = service.reject_target(MANAGER, draft["id"], "too modest")
+    assert rejected["status"] == "draft" and rejected["review_note"] == "too modest"
+    raised = service.update_target(rep, draft["id"], {"version": rejected["version"], "lines": [
+        {"label": "Licences", "revenue": "12000.00", "margin": "7000.00"},
+        {"label": "Maybe Globex", "revenue": "5000.00", "margin": "2000.00", "doubtful": True}]})
+    with pytest.raises(Conflict):
+        service.update_target(rep, draft["id"], {"version": rejected["version"], "currency": "USD"})
+    service.submit_target(rep, draft["id"])
+    approved = service.approve_target(MANAGER, draft["id"])
+    assert approved["status"] == "approved" and approved["approved_by"] == "mgr-a"
+    assert raised["version"] < approved["version"]
+    [event] = events(sales_db, "sales.target_approved")
+    payload = event["payload"]
+    assert payload["revenue"] == "12000.00" and payload["margin"] == "7000.00"
+    assert [line["label"] for line in payload["lines"]] == ["Licences"]
+    assert payload["period_start"] == "2027-01-01" and payload["period_end"] == "2027-01-31"
+    with pytest.raises(Conflict):
+        service.update_target(rep, draft["id"], {"version": approved["version"], "currency": "USD"})
+
+    other = service.create_target(MANAGER, {"owner_id": "rep-2", "owner_team_id": "team-a",
+                                            "owner_branch_id": "branch-1", "period": "month",
+                                            "period_start": "2027-01-01", "currency": "EUR",
+                                            "lines": [{"label": "Services", "revenue": "3000.00",
+                                                       "margin": "1000.00"}]})
+    service.submit_target(MANAGER, other["id"])
+    team = service.consolidated_targets(MANAGER, {"period": "month"}, "team")
+    assert [(r["group_id"], r["planned_revenue"], r["targets"]) for r in team] == [("team-a", "12000.00", 1)]
+    service.approve_target(ADMIN, other["id"])
+    [branch] = service.consolidated_targets(ADMIN, {"from": "2027-01-01", "to": "2027-03-31"}, "branch")
+    assert branch["group_id"] == "branch-1" and branch["planned_revenue"] == "15000.00"
+    assert branch["planned_margin"] == "8000.00" and branch["targets"] == 2
+    assert service.list_targets({**REP, "user_id": "rep-2"}, {}, 50, 0)["total"] == 1
+    assert service.list_targets(MANAGER, {"status": "approved"}, 50, 0)["total"] == 2
+    partner = {"user_id": "p", "role": "partner", "team_id": None, "partner_id": "px"}
+    with pytest.raises(Forbidden):
+        service.list_targets(partner, {}, 50, 0)

@@ -1,0 +1,166 @@
+"""Customer selection: accounts or contacts found by criteria, and saved
+selections whose criteria run again each time they are opened.
+
+Criteria (all optional, combined with AND; list criteria match any value):
+tags, segment, industry, line_of_business, territory, lifecycle, owner_id,
+products (ids or SKUs bought under signed contracts), last_purchase_after /
+_before, last_contact_after / _before (never contacted counts as before),
+lifetime_value_min / _max, and on contacts interests and roles. An account
+matches ``interests`` when one of its contacts does.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import String, cast, false, func, or_, select
+
+from services.sales.accounts import account_dict, contact_dict, visible_contacts
+from services.sales.models import Account, AccountContact, AccountProduct, Contact, Product, Selection, new_id
+from services.sales.schemas import SelectionCriteria, load
+from services.sales.scoping import page, require_role, scope
+from shared.db import UnitOfWork, as_utc, utcnow
+from shared.errors import Conflict, Forbidden, NotFound
+
+TARGETS = ("accounts", "contacts")
+ACCOUNT_FIELDS = ("segment", "industry", "line_of_business", "territory", "lifecycle", "owner_id")
+_criteria = SelectionCriteria()
+
+
+def _has_any(column, values) -> Any:
+    """A JSON list column holding any of ``values`` (portable across SQLite and PostgreSQL)."""
+    def pattern(value: str) -> str:
+        text = json.dumps(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return f"%{text}%"
+    return or_(*(cast(column, String).like(pattern(v), escape="\\") for v in values)) if values else false()
+
+
+def _date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _account_conditions(criteria: dict) -> list:
+    conditions = [getattr(Account, name) == criteria[name] for name in ACCOUNT_FIELDS if criteria.get(name)]
+    if criteria.get("tags"):
+        conditions.append(_has_any(Account.tags, criteria["tags"]))
+    if criteria.get("products"):
+        wanted = criteria["products"]
+        product_ids = select(Product.id).where(or_(Product.id.in_(wanted), Product.sku.in_(wanted)))
+        conditions.append(Account.id.in_(select(AccountProduct.account_id)
+                                         .where(AccountProduct.product_id.in_(product_ids))))
+    if criteria.get("last_purchase_after"):
+        conditions.append(Account.last_purchase_on >= _date(criteria["last_purchase_after"]))
+    if criteria.get("last_purchase_before"):
+        conditions.append(Account.last_purchase_on < _date(criteria["last_purchase_before"]))
+    if criteria.get("last_contact_after"):
+        conditions.append(Account.last_contacted_on >= _date(criteria["last_contact_after"]))
+    if criteria.get("last_contact_before"):
+        conditions.append(or_(Account.last_contacted_on.is_(None),
+                              Account.last_contacted_on < _date(criteria["last_contact_before"])))
+    if criteria.get("lifetime_value_min") is not None:
+        conditions.append(Account.lifetime_value >= Decimal(str(criteria["lifetime_value_min"])))
+    if criteria.get("lifetime_value_max") is not None:
+        conditions.append(Account.lifetime_value <= Decimal(str(criteria["lifetime_value_max"])))
+    return conditions
+
+
+def _contacts_with(criteria: dict) -> list:
+    conditions = []
+    if criteria.get("interests"):
+        conditions.append(_has_any(Contact.interests, criteria["interests"]))
+    if criteria.get("roles"):
+        conditions.append(Contact.id.in_(select(AccountContact.contact_id)
+                                         .where(_has_any(AccountContact.roles, criteria["roles"]))))
+    return conditions
+
+
+def _query(caller: dict, target: str, criteria: dict):
+    accounts = scope(select(Account), Account, caller).where(*_account_conditions(criteria))
+    if target == "accounts":
+        contact_conditions = _contacts_with(criteria)
+        if contact_conditions:
+            linked = select(AccountContact.account_id).join(Contact, Contact.id == AccountContact.contact_id)
+            accounts = accounts.where(Account.id.in_(linked.where(*contact_conditions)))
+        return accounts, (Account.name, Account.id)
+    query = select(Contact).where(visible_contacts(caller), *_contacts_with(criteria))
+    if _account_conditions(criteria):
+        account_ids = accounts.with_only_columns(Account.id)
+        query = query.where(Contact.id.in_(select(AccountContact.contact_id)
+                                           .where(AccountContact.account_id.in_(account_ids))))
+    return query, (Contact.name, Contact.id)
+
+
+def search(session, caller: dict, target: str, criteria: dict, limit: int, offset: int) -> dict[str, Any]:
+    require_role(caller, "rep", "manager", "admin", "ops")
+    criteria = load(_criteria, criteria)
+    query, order = _query(caller, target, criteria)
+    items, total = page(session, query, limit, offset, order)
+    render = account_dict if target == "accounts" else (lambda c: contact_dict(session, c))
+    return {"items": [render(item) for item in items], "total": total}
+
+
+def selection_dict(selection: Selection, count: int | None = None) -> dict[str, Any]:
+    return {"id": selection.id, "name": selection.name, "target": selection.target,
+            "criteria": selection.criteria, "owner_id": selection.owner_id, "count": count,
+            "created_at": as_utc(selection.created_at).isoformat()}
+
+
+def save_selection(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
+    require_role(caller, "rep", "manager", "admin")
+    criteria = _criteria.dump(load(_criteria, data["criteria"]))
+    taken = uow.session.scalars(select(Selection.id).where(Selection.owner_id == caller["user_id"],
+                                                           Selection.name == data["name"])).first()
+    if taken:
+        raise Conflict(f"you already have a selection named {data['name']!r}", errors={"name": "taken"})
+    selection = Selection(id=new_id(), name=data["name"], target=data["target"], criteria=criteria,
+                          owner_id=caller["user_id"], team_id=caller.get("team_id"), created_at=utcnow())
+    uow.session.add(selection)
+    uow.session.flush()
+    query, _ = _query(caller, selection.target, criteria)
+    return selection_dict(selection, _count(uow.session, query))
+
+
+def _count(session, query) -> int:
+    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+
+
+def _selection(session, caller: dict, selection_id: str) -> Selection:
+    require_role(caller, "rep", "manager", "admin", "ops")
+    selection = session.get(Selection, selection_id)
+    role = caller.get("role")
+    if selection is None or not (role in ("admin", "ops") or selection.owner_id == caller.get("user_id") or
+                                 (role == "manager" and selection.team_id == caller.get("team_id"))):
+        raise NotFound(f"selection {selection_id} not found")
+    return selection
+
+
+def list_selections(session, caller: dict, limit: int, offset: int) -> dict[str, Any]:
+    require_role(caller, "rep", "manager", "admin", "ops")
+    query = select(Selection)
+    if caller["role"] == "manager":
+        query = query.where(or_(Selection.owner_id == caller["user_id"], Selection.team_id == caller.get("team_id")))
+    elif caller["role"] == "rep":
+        query = query.where(Selection.owner_id == caller["user_id"])
+    items, total = page(session, query, limit, offset, (Selection.name, Selection.id))
+    return {"items": [selection_dict(s) for s in items], "total": total}
+
+
+def get_selection(session, caller: dict, selection_id: str) -> dict[str, Any]:
+    selection = _selection(session, caller, selection_id)
+    query, _ = _query(caller, selection.target, selection.criteria)
+    return selection_dict(selection, _count(session, query))
+
+
+def selection_results(session, caller: dict, selection_id: str, limit: int, offset: int) -> dict[str, Any]:
+    """Run the saved criteria again, as the caller: what they may see today."""
+    selection = _selection(session, caller, selection_id)
+    return search(session, caller, selection.target, selection.criteria, limit, offset)
+
+
+def delete_selection(uow: UnitOfWork, caller: dict, selection_id: str) -> None:
+    selection = _selection(uow.session, caller, selection_id)
+    if selection.owner_id != caller.get("user_id") and caller.get("role") != "admin":
+        raise Forbidden("only its owner or an admin deletes a selection")
+    uow.session.delete(selection)

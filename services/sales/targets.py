@@ -1,0 +1,169 @@
+"""Sales targets: reps plan revenue and margin per period, managers approve,
+and approved plans are consolidated and announced to reports."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from services.sales import planning
+from services.sales.models import Target, new_id
+from services.sales.schemas import TARGET_SORT
+from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible
+from shared.db import UnitOfWork, as_utc, utcnow
+from shared.errors import Conflict, Invalid
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def target_dict(target: Target) -> dict[str, Any]:
+    return {"id": target.id, "owner_id": target.owner_id, "team_id": target.team_id,
+            "branch_id": target.branch_id, "period": target.period,
+            "period_start": target.period_start.isoformat(), "period_end": target.period_end.isoformat(),
+            "currency": target.currency, "lines": target.lines, "status": target.status,
+            "totals": {k: str(v) for k, v in planning.plan_totals(target.lines).items()},
+            "review_note": target.review_note, "submitted_at": _iso(as_utc(target.submitted_at)),
+            "approved_at": _iso(as_utc(target.approved_at)), "approved_by": target.approved_by,
+            "version": target.version, "created_at": as_utc(target.created_at).isoformat()}
+
+
+def _date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _readable(caller: dict) -> None:
+    require_role(caller, "rep", "manager", "admin", "ops")
+
+
+def create_target(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
+    """A draft plan for one rep and period. A rep plans for themselves; a
+    manager may draft the plan of a rep in their team (``owner_team_id``)."""
+    require_role(caller, "rep", "manager", "admin")
+    owner_id = data.get("owner_id") or caller["user_id"]
+    team_id, branch_id = caller.get("team_id"), caller.get("branch_id")
+    if owner_id != caller["user_id"]:
+        if caller["role"] == "rep":
+            raise Invalid("a rep drafts their own targets", errors={"owner_id": "must be you"})
+        team_id = data.get("owner_team_id") or team_id
+        branch_id = data.get("owner_branch_id") or branch_id
+    period = planning.Period(data["period"])
+    start = _date(data["period_start"])
+    end = planning.period_end(period, start)
+    lines = planning.parse_target_lines(data["lines"])
+    existing = uow.session.scalars(select(Target.id).where(
+        Target.owner_id == owner_id, Target.period == period.value, Target.period_start == start)).first()
+    if existing:
+        raise Conflict(f"{owner_id} already has a {period.value} target from {start.isoformat()}",
+                       extra={"existing_id": existing})
+    target = Target(id=new_id(), owner_id=owner_id, team_id=team_id, branch_id=branch_id,
+                    period=period.value, period_start=start, period_end=end, currency=data["currency"],
+                    lines=[line.as_dict() for line in lines], status=planning.TargetStatus.DRAFT.value,
+                    created_at=utcnow())
+    uow.session.add(target)
+    uow.session.flush()
+    return target_dict(target)
+
+
+def _target(uow: UnitOfWork, caller: dict, target_id: str) -> Target:
+    _readable(caller)
+    return visible(uow.session, Target, caller, target_id, "target", for_update=True)
+
+
+def _flush(uow: UnitOfWork, target_id: str) -> None:
+    try:
+        uow.session.flush()
+    except StaleDataError:
+        raise Conflict(f"target {target_id} was changed concurrently; reload and retry") from None
+
+
+def update_target(uow: UnitOfWork, caller: dict, target_id: str, data: dict) -> dict[str, Any]:
+    """Change the lines or currency of a draft; send the version you read."""
+    target = _target(uow, caller, target_id)
+    require_writer(caller, target)
+    if target.status != planning.TargetStatus.DRAFT.value:
+        raise Conflict(f"a {target.status} target cannot be changed")
+    if data.get("version") != target.version:
+        raise Conflict(f"target {target_id} was changed by someone else; reload and retry",
+                       extra={"current_version": target.version})
+    if "lines" in data:
+        target.lines = [line.as_dict() for line in planning.parse_target_lines(data["lines"])]
+    if data.get("currency"):
+        target.currency = data["currency"]
+    _flush(uow, target_id)
+    return target_dict(target)
+
+
+def submit_target(uow: UnitOfWork, caller: dict, target_id: str) -> dict[str, Any]:
+    target = _target(uow, caller, target_id)
+    require_writer(caller, target)
+    planning.check_target_transition(planning.TargetStatus(target.status), planning.TargetStatus.SUBMITTED)
+    target.status, target.submitted_at = planning.TargetStatus.SUBMITTED.value, utcnow()
+    _flush(uow, target_id)
+    return target_dict(target)
+
+
+def reject_target(uow: UnitOfWork, caller: dict, target_id: str, note: str) -> dict[str, Any]:
+    """Send a submitted plan back to its owner as a draft, with the reason."""
+    target = _target(uow, caller, target_id)
+    planning.check_approver(caller, target.owner_id, target.team_id)
+    planning.check_target_transition(planning.TargetStatus(target.status), planning.TargetStatus.DRAFT)
+    target.status, target.review_note = planning.TargetStatus.DRAFT.value, note
+    _flush(uow, target_id)
+    return target_dict(target)
+
+
+def approve_target(uow: UnitOfWork, caller: dict, target_id: str) -> dict[str, Any]:
+    """Approve a submitted plan; doubtful lines stay out of the approved figures
+    that ``sales.target_approved`` carries to reports."""
+    target = _target(uow, caller, target_id)
+    planning.check_approver(caller, target.owner_id, target.team_id)
+    planning.check_target_transition(planning.TargetStatus(target.status), planning.TargetStatus.APPROVED)
+    target.status, target.approved_at = planning.TargetStatus.APPROVED.value, utcnow()
+    target.approved_by, target.review_note = caller["user_id"], None
+    _flush(uow, target_id)
+    totals = planning.plan_totals(target.lines)
+    uow.emit("sales.target_approved", {
+        "target_id": target.id, "owner_id": target.owner_id, "team_id": target.team_id,
+        "branch_id": target.branch_id, "period": target.period, "period_start": target.period_start,
+        "period_end": target.period_end, "currency": target.currency,
+        "revenue": totals["planned_revenue"], "margin": totals["planned_margin"],
+        "lines": [line for line in target.lines if not line["doubtful"]], "approved_by": target.approved_by})
+    return target_dict(target)
+
+
+def get_target(session, caller: dict, target_id: str) -> dict[str, Any]:
+    _readable(caller)
+    return target_dict(visible(session, Target, caller, target_id, "target"))
+
+
+def _filtered(caller: dict, filters: dict):
+    _readable(caller)
+    query = scope(select(Target), Target, caller)
+    for name in ("owner_id", "team_id", "branch_id", "period", "status"):
+        if filters.get(name):
+            query = query.where(getattr(Target, name) == filters[name])
+    if filters.get("from"):
+        query = query.where(Target.period_start >= _date(filters["from"]))
+    if filters.get("to"):
+        query = query.where(Target.period_end <= _date(filters["to"]))
+    return query
+
+
+def list_targets(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
+    items, total = page(session, _filtered(caller, filters), limit, offset,
+                        ordering(Target, filters.get("sort"), TARGET_SORT, "period_start"))
+    return {"items": [target_dict(t) for t in items], "total": total}
+
+
+def consolidated_targets(session, caller: dict, filters: dict, level: str) -> list[dict[str, Any]]:
+    """The plan summed to rep, team, branch or company; approved plans only
+    unless ``status`` asks for another stage of the flow."""
+    filters = {"status": planning.TargetStatus.APPROVED.value, **{k: v for k, v in filters.items() if v}}
+    targets = session.scalars(_filtered(caller, filters)).all()
+    return planning.consolidate(({"owner_id": t.owner_id, "team_id": t.team_id, "branch_id": t.branch_id,
+                                  "period": t.period, "period_start": t.period_start.isoformat(),
+                                  "currency": t.currency, "lines": t.lines} for t in targets), level)
