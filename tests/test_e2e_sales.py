@@ -134,6 +134,13 @@ def test_accounts_activities_selections_and_targets_through_the_gateway(suite):
     bad = post(suite, f"/api/v1/accounts/{account['id']}/activities", {"type": "fax"}, key=rep_key)
     assert bad.status_code == 422 and "type" in json.dumps(bad.get_json())
 
+    contact = post(suite, "/api/v1/contacts", {"name": "Lin", "interests": ["iot"]}, key=rep_key).get_json()
+    roles = suite.client.put(f"/api/v1/contacts/{contact['id']}/accounts/{account['id']}",
+                             data=json.dumps({"roles": ["buyer", "decision_maker"]}),
+                             headers=suite.headers(rep_key, **{"Content-Type": "application/json"}))
+    assert roles.status_code == 200 and roles.get_json()["accounts"] == [
+        {"account_id": account["id"], "roles": ["buyer", "decision_maker"]}]
+
     search = post(suite, "/api/v1/selections/search?limit=10", {"target": "accounts", "criteria": {"tags": [tag]}},
                   key=rep_key)
     assert search.status_code == 200, search.get_json()
@@ -167,7 +174,7 @@ def test_accounts_activities_selections_and_targets_through_the_gateway(suite):
     assert wrong.status_code == 422 and "period_start" in wrong.get_json()["errors"]
 
     spec = get(suite, "/api/v1/openapi.json").get_json()
-    for path in ("/api/v1/targets/{target_id}/approve", "/api/v1/selections/search", "/api/v1/accounts/follow-ups",
+    for path in ("/api/v1/targets/{target_id}/approve", "/api/v1/contacts/{contact_id}/accounts/{account_id}", "/api/v1/selections/search", "/api/v1/accounts/follow-ups",
                  "/api/v1/accounts/{account_id}/activities", "/api/v1/products/{product_id}",
                  "/api/v1/targets/consolidated", "/api/v1/selections/{selection_id}/results"):
         assert path in spec["paths"], path

@@ -12,13 +12,13 @@ from services.sales.cadence import AccountFacts
 from services.sales.extensions import cadence_rule
 from services.sales.models import Account, AccountContact, AccountProduct, Contact, Product, new_id
 from services.sales.schemas import (ACCOUNT_SORT, CONTACT_SORT, PRODUCT_SORT, AccountIn, AccountOut, AccountPatch,
-                                    ContactOut, ProductOut, load)
+                                    ContactOut, ContactPatch, ProductOut, load)
 from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible
 from shared.db import UnitOfWork, as_utc, utcnow
 from shared.errors import Conflict, Invalid, NotFound
 
 _account_out, _contact_out, _product_out = AccountOut(), ContactOut(), ProductOut()
-_account_in, _account_patch = AccountIn(), AccountPatch()
+_account_in, _account_patch, _contact_patch = AccountIn(), AccountPatch(), ContactPatch()
 
 
 def account_dict(account: Account) -> dict[str, Any]:
@@ -162,6 +162,43 @@ def create_contact(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
         domain.check_roles(roles)
         uow.session.flush()
         uow.session.add(AccountContact(account_id=account.id, contact_id=contact.id, roles=list(roles)))
+    uow.session.flush()
+    return contact_dict(uow.session, contact)
+
+
+def _writable_contact(session, caller: dict, contact_id: str) -> Contact:
+    contact = session.scalars(select(Contact).where(Contact.id == contact_id, visible_contacts(caller))
+                              .with_for_update()).first()
+    if contact is None:
+        raise NotFound(f"contact {contact_id} not found")
+    require_role(caller, "rep", "manager", "admin")
+    return contact
+
+
+def update_contact(uow: UnitOfWork, caller: dict, contact_id: str, data: dict) -> dict[str, Any]:
+    """Change a contact's details, interests and the topics discussed."""
+    contact = _writable_contact(uow.session, caller, contact_id)
+    for name, value in load(_contact_patch, data).items():
+        setattr(contact, name, value)
+    uow.session.flush()
+    return contact_dict(uow.session, contact)
+
+
+def link_contact(uow: UnitOfWork, caller: dict, contact_id: str, account_id: str, roles: list[str]) -> dict[str, Any]:
+    """Set the contact's roles in the buying process of one account (linking
+    it to that account if it was not); empty roles unlink it."""
+    contact = _writable_contact(uow.session, caller, contact_id)
+    account = visible(uow.session, Account, caller, account_id, "account")
+    require_writer(caller, account)
+    domain.check_roles(roles)
+    link = uow.session.get(AccountContact, (account.id, contact.id))
+    if not roles:
+        if link is not None:
+            uow.session.delete(link)
+    elif link is None:
+        uow.session.add(AccountContact(account_id=account.id, contact_id=contact.id, roles=sorted(set(roles))))
+    else:
+        link.roles = sorted(set(roles))
     uow.session.flush()
     return contact_dict(uow.session, contact)
 

@@ -115,10 +115,26 @@ class Contacts(MethodView):
         return call("sales", "create_contact", data)
 
 
-@blueprint.route("/contacts/<contact_id>")
+@blueprint.route("/contacts/<contact_id>", endpoint="Contact")
+class Contact(MethodView):
+    @blueprint.response(200, s.ContactOut)
+    def get(self, contact_id):
+        return call("sales", "get_contact", contact_id)
+
+    @blueprint.arguments(s.ContactPatch)
+    @blueprint.response(200, s.ContactOut)
+    def patch(self, data, contact_id):
+        """Change details, interests and topics discussed."""
+        return call("sales", "update_contact", contact_id, data)
+
+
+@blueprint.route("/contacts/<contact_id>/accounts/<account_id>", methods=["PUT"])
+@blueprint.arguments(s.ContactRoles)
 @blueprint.response(200, s.ContactOut)
-def contact(contact_id):
-    return call("sales", "get_contact", contact_id)
+def contact_roles(data, contact_id, account_id):
+    """The contact's roles in one account's buying process; a contact may
+    hold roles at several accounts. Empty roles unlink the two."""
+    return call("sales", "link_contact", contact_id, account_id, data["roles"])
 
 
 @blueprint.route("/products")

@@ -120,6 +120,20 @@ class ContactIn(Strict):
         ["decision_maker", "influencer", "buyer", "user", "payer", "suspect", "prospect", "customer"])))
 
 
+class ContactPatch(Strict):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    email = fields.Email(allow_none=True)
+    phone = fields.String(allow_none=True)
+    interests = fields.List(fields.String())
+    topics = fields.List(fields.String(), metadata={"description": "topics discussed with the contact"})
+
+
+class ContactRoles(Strict):
+    roles = fields.List(fields.String(validate=validate.OneOf(
+        ["decision_maker", "influencer", "buyer", "user", "payer", "suspect", "prospect", "customer"])),
+        required=True, metadata={"description": "the contact's roles at this account; empty unlinks"})
+
+
 class ContactOut(Schema):
     id = fields.String()
     name = fields.String()

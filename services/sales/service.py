@@ -42,6 +42,14 @@ class SalesService:
         return accounts.create_contact(self.db, caller, data)
 
     @rpc
+    def update_contact(self, caller, contact_id, data):
+        return accounts.update_contact(self.db, caller, contact_id, data)
+
+    @rpc
+    def link_contact(self, caller, contact_id, account_id, roles):
+        return accounts.link_contact(self.db, caller, contact_id, account_id, roles)
+
+    @rpc
     def get_contact(self, caller, contact_id):
         return accounts.get_contact(self.db.session, caller, contact_id)
 

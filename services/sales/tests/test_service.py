@@ -327,3 +327,23 @@ def test_targets_flow_from_draft_to_approved_without_doubtful_lines(service, sal
     partner = {"user_id": "p", "role": "partner", "team_id": None, "partner_id": "px"}
     with pytest.raises(Forbidden):
         service.list_targets(partner, {}, 50, 0)
+
+
+def test_a_contact_holds_roles_at_several_accounts(service):
+    first = service.create_account(REP, {"name": "First Co"})
+    second = service.create_account(REP, {"name": "Second Co"})
+    contact = service.create_contact(REP, {"name": "Grace", "account_id": first["id"], "roles": ["influencer"]})
+    linked = service.link_contact(REP, contact["id"], second["id"], ["decision_maker", "payer"])
+    assert {(a["account_id"], tuple(a["roles"])) for a in linked["accounts"]} == {
+        (first["id"], ("influencer",)), (second["id"], ("decision_maker", "payer"))}
+    with pytest.raises(Invalid):
+        service.link_contact(REP, contact["id"], second["id"], ["boss"])
+    changed = service.update_contact(REP, contact["id"], {"topics": ["pricing", "roadmap"]})
+    assert changed["topics"] == ["pricing", "roadmap"]
+    with pytest.raises(Invalid) as caught:
+        service.update_contact(REP, contact["id"], {"email": "not-an-email"})
+    assert "email" in caught.value.errors
+    unlinked = service.link_contact(REP, contact["id"], first["id"], [])
+    assert [a["account_id"] for a in unlinked["accounts"]] == [second["id"]]
+    with pytest.raises(NotFound):
+        service.update_contact({**REP, "user_id": "rep-2"}, contact["id"], {"topics": []})
