@@ -7,6 +7,7 @@ and inbox tables are added to each service's own metadata by
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -14,7 +15,9 @@ from sqlalchemy import (BigInteger, Column, DateTime, Index, Integer, MetaData, 
                         Text, create_engine, event, insert)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
+from shared.errors import Conflict
 from shared.events import Event, make_event
 
 ID = BigInteger().with_variant(Integer, "sqlite")
@@ -29,6 +32,25 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def service_metadata() -> MetaData:
+    """A service's metadata: stable constraint names for its migrations, and
+    its outbox and inbox tables."""
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    add_messaging_tables(metadata)
+    return metadata
 
 
 def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -146,3 +168,18 @@ class UnitOfWork:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+def check_version(what: str, ident: str, current: int, sent: Any) -> None:
+    """Optimistic locking, first half: the caller sends the version it read."""
+    if sent != current:
+        raise Conflict(f"{what} {ident} was changed by someone else (version {current}, you sent {sent}); "
+                       "reload and retry", extra={"current_version": current})
+
+
+def flush_versioned(session: Session, what: str, ident: str) -> None:
+    """Optimistic locking, second half: a concurrent writer got there first."""
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict(f"{what} {ident} was changed concurrently; reload and retry") from None

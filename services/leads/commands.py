@@ -12,13 +12,12 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from services.leads import domain
 from services.leads.extensions import assignment_strategy, scoring_rule
 from services.leads.models import Activity, AssignmentRule, Lead, LeadHistory, Rep, new_id
 from services.leads.queries import OPEN, lead_dict, visible_lead
-from shared.db import UnitOfWork, as_utc, utcnow
+from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 
 WRITERS = ("rep", "manager", "admin")
@@ -210,10 +209,7 @@ def update_lead(uow: UnitOfWork, caller: dict, lead_id: str, data: dict) -> dict
     lead = visible_lead(session, caller, lead_id)
     require_writer(caller, lead)
     domain.check_editable(domain.parse_status(lead.status))
-    if data.get("version") != lead.version:
-        raise Conflict(f"lead {lead_id} was changed by someone else (version {lead.version}, "
-                       f"you sent {data.get('version')}); reload and retry",
-                       extra={"current_version": lead.version})
+    check_version("lead", lead_id, lead.version, data.get("version"))
     changed = {}
     for name in EDITABLE:
         if name in data and getattr(lead, name) != data[name]:
@@ -234,10 +230,7 @@ def update_lead(uow: UnitOfWork, caller: dict, lead_id: str, data: dict) -> dict
     lead.updated_at = lead.last_touched_at = utcnow()
     rescore(lead)
     _record(session, lead, caller, "updated", changes=changed)
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict(f"lead {lead_id} was changed concurrently; reload and retry") from None
+    flush_versioned(session, "lead", lead_id)
     return lead_dict(lead)
 
 

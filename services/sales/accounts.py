@@ -13,7 +13,7 @@ from services.sales.extensions import cadence_rule
 from services.sales.models import Account, AccountContact, AccountProduct, Contact, Product, new_id
 from services.sales.schemas import (ACCOUNT_SORT, CONTACT_SORT, PRODUCT_SORT, AccountIn, AccountOut, AccountPatch,
                                     ContactOut, ContactPatch, ProductOut, load)
-from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible
+from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible, writable
 from shared.db import UnitOfWork, as_utc, utcnow
 from shared.errors import Conflict, Invalid, NotFound
 
@@ -97,8 +97,7 @@ def update_account(uow: UnitOfWork, caller: dict, account_id: str, data: dict) -
     Changing a cadence input plans the next contact again, unless the request
     sets ``next_contact_on`` itself."""
     data = load(_account_patch, data)
-    account = visible(uow.session, Account, caller, account_id, "account", for_update=True)
-    require_writer(caller, account)
+    account = writable(uow.session, Account, caller, account_id, "account")
     if "owner_id" in data and data["owner_id"] != account.owner_id and caller.get("role") == "rep":
         raise Invalid("only a manager or an admin hands an account to someone else",
                       errors={"owner_id": "reps cannot reassign"})

@@ -6,15 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from services.sales import billing, domain
 from services.sales.accounts import record_purchase
 from services.sales.models import Account, Contract, Opportunity, OpportunityLine, Quote, new_id
 from services.sales.opportunities import close, line_dicts
 from services.sales.schemas import CONTRACT_SORT
-from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible
-from shared.db import UnitOfWork, as_utc, utcnow
+from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible, writable
+from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
 from shared.errors import Conflict, Invalid
 
 
@@ -42,8 +41,7 @@ def contract_dict(contract: Contract) -> dict[str, Any]:
 
 def create_quote(uow: UnitOfWork, caller: dict, opportunity_id: str, valid_until) -> dict[str, Any]:
     session = uow.session
-    opportunity = visible(session, Opportunity, caller, opportunity_id, "opportunity", for_update=True)
-    require_writer(caller, opportunity)
+    opportunity = writable(session, Opportunity, caller, opportunity_id, "opportunity")
     if opportunity.status != domain.OpportunityStatus.OPEN.value:
         raise Conflict(f"a {opportunity.status} opportunity cannot be quoted")
     rows = session.scalars(select(OpportunityLine).where(OpportunityLine.opportunity_id == opportunity.id)
@@ -138,9 +136,7 @@ def create_contract(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]
 
 
 def _writable(uow: UnitOfWork, caller: dict, contract_id: str) -> Contract:
-    contract = visible(uow.session, Contract, caller, contract_id, "contract", for_update=True)
-    require_writer(caller, contract)
-    return contract
+    return writable(uow.session, Contract, caller, contract_id, "contract")
 
 
 def update_contract(uow: UnitOfWork, caller: dict, contract_id: str, data: dict) -> dict[str, Any]:
@@ -148,9 +144,7 @@ def update_contract(uow: UnitOfWork, caller: dict, contract_id: str, data: dict)
     contract = _writable(uow, caller, contract_id)
     if contract.status != domain.ContractStatus.DRAFT.value:
         raise Conflict(f"a {contract.status} contract cannot be changed")
-    if data.get("version") != contract.version:
-        raise Conflict(f"contract {contract_id} was changed by someone else; reload and retry",
-                       extra={"current_version": contract.version})
+    check_version("contract", contract_id, contract.version, data.get("version"))
     start = _date(data["start_date"]) if data.get("start_date") else contract.start_date
     end = _date(data["end_date"]) if data.get("end_date") else (None if "end_date" in data else contract.end_date)
     frequency = data.get("billing_frequency", contract.billing_frequency)
@@ -158,10 +152,7 @@ def update_contract(uow: UnitOfWork, caller: dict, contract_id: str, data: dict)
     schedule = _schedule(frequency, contract.total, contract.currency, start, end, data.get("instalments"))
     contract.start_date, contract.end_date, contract.billing_frequency = start, end, frequency
     contract.schedule = schedule
-    try:
-        uow.session.flush()
-    except StaleDataError:
-        raise Conflict(f"contract {contract_id} was changed concurrently; reload and retry") from None
+    flush_versioned(uow.session, "contract", contract_id)
     return contract_dict(contract)
 
 

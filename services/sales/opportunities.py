@@ -6,14 +6,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm.exc import StaleDataError
 
 from services.sales import domain
 from services.sales.models import Account, Opportunity, OpportunityLine, StageChange, new_id
 from services.sales.pipelines import get_pipeline, stage_of
 from services.sales.schemas import OPPORTUNITY_SORT
-from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible
-from shared.db import UnitOfWork, as_utc, utcnow
+from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible, writable
+from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
 from shared.errors import Conflict, Invalid
 
 FIELDS = ("name", "contact_id", "decision_maker_id", "amount", "currency", "expected_close_date",
@@ -168,9 +167,7 @@ def list_opportunities(session, caller: dict, filters: dict, limit: int, offset:
 
 
 def _writable(uow: UnitOfWork, caller: dict, opportunity_id: str) -> Opportunity:
-    opportunity = visible(uow.session, Opportunity, caller, opportunity_id, "opportunity", for_update=True)
-    require_writer(caller, opportunity)
-    return opportunity
+    return writable(uow.session, Opportunity, caller, opportunity_id, "opportunity")
 
 
 def update_opportunity(uow: UnitOfWork, caller: dict, opportunity_id: str, data: dict) -> dict[str, Any]:
@@ -178,18 +175,13 @@ def update_opportunity(uow: UnitOfWork, caller: dict, opportunity_id: str, data:
     opportunity = _writable(uow, caller, opportunity_id)
     if opportunity.status != domain.OpportunityStatus.OPEN.value:
         raise Conflict(f"a {opportunity.status} opportunity is read-only")
-    if data.get("version") != opportunity.version:
-        raise Conflict(f"opportunity {opportunity_id} was changed by someone else; reload and retry",
-                       extra={"current_version": opportunity.version})
+    check_version("opportunity", opportunity_id, opportunity.version, data.get("version"))
     with session.no_autoflush:
         _apply(opportunity, data)
         if "lines" in data:
             _set_lines(session, opportunity, data["lines"])
     opportunity.updated_at = utcnow()
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict(f"opportunity {opportunity_id} was changed concurrently; reload and retry") from None
+    flush_versioned(session, "opportunity", opportunity_id)
     return opportunity_dict(session, opportunity)
 
 

@@ -32,6 +32,13 @@ def visible(session, model, caller: dict, ident: str, what: str, for_update: boo
     return obj
 
 
+def writable(session, model, caller: dict, ident: str, what: str):
+    """A record the caller sees and may change, locked for this transaction."""
+    record = visible(session, model, caller, ident, what, for_update=True)
+    require_writer(caller, record)
+    return record
+
+
 def require_writer(caller: dict, record) -> None:
     role, user = caller.get("role"), caller.get("user_id")
     if role == "admin":

@@ -6,13 +6,12 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from services.sales import planning
 from services.sales.models import Target, new_id
 from services.sales.schemas import TARGET_SORT
 from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible
-from shared.db import UnitOfWork, as_utc, utcnow
+from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
 from shared.errors import Conflict, Invalid
 
 
@@ -73,27 +72,18 @@ def _target(uow: UnitOfWork, caller: dict, target_id: str) -> Target:
     return visible(uow.session, Target, caller, target_id, "target", for_update=True)
 
 
-def _flush(uow: UnitOfWork, target_id: str) -> None:
-    try:
-        uow.session.flush()
-    except StaleDataError:
-        raise Conflict(f"target {target_id} was changed concurrently; reload and retry") from None
-
-
 def update_target(uow: UnitOfWork, caller: dict, target_id: str, data: dict) -> dict[str, Any]:
     """Change the lines or currency of a draft; send the version you read."""
     target = _target(uow, caller, target_id)
     require_writer(caller, target)
     if target.status != planning.TargetStatus.DRAFT.value:
         raise Conflict(f"a {target.status} target cannot be changed")
-    if data.get("version") != target.version:
-        raise Conflict(f"target {target_id} was changed by someone else; reload and retry",
-                       extra={"current_version": target.version})
+    check_version("target", target_id, target.version, data.get("version"))
     if "lines" in data:
         target.lines = [line.as_dict() for line in planning.parse_target_lines(data["lines"])]
     if data.get("currency"):
         target.currency = data["currency"]
-    _flush(uow, target_id)
+    flush_versioned(uow.session, "target", target_id)
     return target_dict(target)
 
 
@@ -102,7 +92,7 @@ def submit_target(uow: UnitOfWork, caller: dict, target_id: str) -> dict[str, An
     require_writer(caller, target)
     planning.check_target_transition(planning.TargetStatus(target.status), planning.TargetStatus.SUBMITTED)
     target.status, target.submitted_at = planning.TargetStatus.SUBMITTED.value, utcnow()
-    _flush(uow, target_id)
+    flush_versioned(uow.session, "target", target_id)
     return target_dict(target)
 
 
@@ -112,7 +102,7 @@ def reject_target(uow: UnitOfWork, caller: dict, target_id: str, note: str) -> d
     planning.check_approver(caller, target.owner_id, target.team_id)
     planning.check_target_transition(planning.TargetStatus(target.status), planning.TargetStatus.DRAFT)
     target.status, target.review_note = planning.TargetStatus.DRAFT.value, note
-    _flush(uow, target_id)
+    flush_versioned(uow.session, "target", target_id)
     return target_dict(target)
 
 
@@ -124,7 +114,7 @@ def approve_target(uow: UnitOfWork, caller: dict, target_id: str) -> dict[str, A
     planning.check_target_transition(planning.TargetStatus(target.status), planning.TargetStatus.APPROVED)
     target.status, target.approved_at = planning.TargetStatus.APPROVED.value, utcnow()
     target.approved_by, target.review_note = caller["user_id"], None
-    _flush(uow, target_id)
+    flush_versioned(uow.session, "target", target_id)
     totals = planning.plan_totals(target.lines)
     uow.emit("sales.target_approved", {
         "target_id": target.id, "owner_id": target.owner_id, "team_id": target.team_id,

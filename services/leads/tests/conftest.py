@@ -1,11 +1,10 @@
 import pytest
-from nameko.testing.services import worker_factory
-from sqlalchemy.orm import sessionmaker
 
 from services.leads.plugin import manifest
 from services.leads.service import LeadsService
-from shared.db import UnitOfWork, make_engine
+from shared.db import make_engine
 from shared.migrate import upgrade
+from shared.testing import CommittingWorker
 
 ADMIN = {"user_id": "u-admin", "role": "admin", "team_id": None, "partner_id": None, "request_id": "t"}
 
@@ -26,24 +25,7 @@ def service(leads_db):
     Each call gets a fresh unit of work, committed on success like the real
     entrypoints do, so tests see exactly what a committed RPC leaves behind.
     """
-    sessions = sessionmaker(leads_db, expire_on_commit=False)
-    outbox = manifest.load_metadata().tables["outbox"]
-
-    class Committing:
-        def __getattr__(self, name):
-            def call(*args, **kwargs):
-                uow = UnitOfWork(sessions, outbox)
-                worker = worker_factory(LeadsService, db=uow)
-                try:
-                    result = getattr(worker, name)(*args, **kwargs)
-                    uow.commit()
-                    return result
-                finally:
-                    uow.rollback()
-                    uow.close()
-            return call
-
-    return Committing()
+    return CommittingWorker(LeadsService, manifest, leads_db)
 
 
 @pytest.fixture
