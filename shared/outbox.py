@@ -2,7 +2,9 @@
 
 Rows are published with publisher confirms to the exchange nameko uses for the
 producing service's events (``<service>.events``, topic, routing key = event
-type) and marked published only after the broker confirmed them. A crash
+type) and marked published only after the broker confirmed them. A batch is
+published in one go and its confirms awaited together (the broker acks
+several delivery tags at once), not one round trip per row. A crash
 between publish and mark publishes the row again on the next pass; consumers
 deduplicate on ``event_id``. While RabbitMQ is down the rows simply wait.
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable
 
 from kombu import Connection, Exchange
@@ -31,7 +34,7 @@ def event_exchange(name: str) -> Exchange:
 
 class OutboxRelay:
     def __init__(self, engine: Engine, outbox: Table, amqp_uri: str, batch_size: int = 200,
-                 poll_interval: float = 1.0):
+                 poll_interval: float = 1.0, confirm_timeout: float = 30.0):
         self.engine = engine
         self.outbox = outbox
         self.amqp_uri = amqp_uri
@@ -39,8 +42,12 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self.confirm_timeout = confirm_timeout
         self._connection: Connection | None = None
-        self._producer = None
+        self._channel = None
+        self._last_tag = 0
+        self._unconfirmed: set[int] = set()
+        self._confirmed: set[int] = set()
         self._declared: set[str] = set()
 
     def wake(self) -> None:
@@ -51,14 +58,26 @@ class OutboxRelay:
         self._stop.set()
         self._wake.set()
 
-    def _ensure_producer(self):
-        if self._producer is None:
-            self._connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True},
-                                          heartbeat=0)
+    def _ensure_channel(self):
+        if self._channel is None:
+            self._connection = Connection(self.amqp_uri, heartbeat=0)
             self._connection.ensure_connection(max_retries=1)
-            self._producer = self._connection.Producer()
+            channel = self._connection.channel()
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_confirm)
+            channel.events["basic_nack"].add(self._on_nack)
+            self._channel = channel
+            self._last_tag = 0
             self._declared.clear()
-        return self._producer
+        return self._channel
+
+    def _on_confirm(self, delivery_tag: int, multiple: bool) -> None:
+        settled = {t for t in self._unconfirmed if t <= delivery_tag} if multiple else {delivery_tag}
+        self._unconfirmed -= settled
+        self._confirmed |= settled
+
+    def _on_nack(self, delivery_tag: int, multiple: bool, *_args) -> None:
+        self._unconfirmed -= {t for t in self._unconfirmed if t <= delivery_tag} if multiple else {delivery_tag}
 
     def _drop_connection(self) -> None:
         if self._connection is not None:
@@ -67,7 +86,7 @@ class OutboxRelay:
             except Exception:  # the connection is already broken; nothing to save
                 pass
         self._connection = None
-        self._producer = None
+        self._channel = None
 
     def drain_once(self) -> int:
         """Publish one batch of unpublished rows; return how many were published."""
@@ -79,35 +98,47 @@ class OutboxRelay:
             # no transaction across the network round trips of publishing.
             with self.engine.begin() as conn:
                 rows = conn.execute(query).all()
-            self._publish(rows)
+            confirmed = self._publish(rows)
             with self.engine.begin() as conn:
-                self._mark(conn, rows)
-            return len(rows)
+                self._mark(conn, confirmed)
+            return len(confirmed)
         with self.engine.begin() as conn:
             # Row locks let several instances of a service relay side by side.
             rows = conn.execute(query.with_for_update(skip_locked=True)).all()
-            self._publish(rows)
-            self._mark(conn, rows)
-        return len(rows)
+            confirmed = self._publish(rows)
+            self._mark(conn, confirmed)
+        return len(confirmed)
 
-    def _publish(self, rows) -> None:
+    def _publish(self, rows) -> list[int]:
+        """Publish ``rows`` and wait for the broker's confirms of the whole batch
+        (one round trip, not one per row); return the ids of the confirmed rows.
+        A nacked row stays unpublished and goes again on a later pass."""
         if not rows:
-            return
-        producer = self._ensure_producer()
+            return []
+        channel = self._ensure_channel()
+        tags: dict[int, int] = {}
+        self._unconfirmed, self._confirmed = set(), set()
         for row in rows:
-            exchange = event_exchange(row.exchange)
             if row.exchange not in self._declared:
-                exchange(producer.channel).declare()
+                event_exchange(row.exchange)(channel).declare()
                 self._declared.add(row.exchange)
-            # Each publish blocks until the broker confirms it (confirm_publish).
-            producer.publish(row.body, exchange=exchange, routing_key=row.event_type,
-                             content_type="application/json", content_encoding="utf-8",
-                             delivery_mode=2, retry=False)
+            message = channel.prepare_message(row.body.encode(), content_type="application/json",
+                                              content_encoding="utf-8", properties={"delivery_mode": 2})
+            channel.basic_publish(message, exchange=row.exchange, routing_key=row.event_type)
+            self._last_tag += 1
+            tags[self._last_tag] = row.id
+            self._unconfirmed.add(self._last_tag)
+        deadline = time.monotonic() + self.confirm_timeout
+        while self._unconfirmed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"RabbitMQ did not confirm {len(self._unconfirmed)} of {len(rows)} events")
+            self._connection.drain_events(timeout=remaining)
+        return [tags[t] for t in sorted(self._confirmed)]
 
-    def _mark(self, conn, rows) -> None:
-        if rows:
-            conn.execute(update(self.outbox).where(self.outbox.c.id.in_([r.id for r in rows]))
-                         .values(published_at=utcnow()))
+    def _mark(self, conn, ids: list[int]) -> None:
+        if ids:
+            conn.execute(update(self.outbox).where(self.outbox.c.id.in_(ids)).values(published_at=utcnow()))
 
     def run(self, sleep: Callable[[float], None] | None = None) -> None:
         """Drain until stopped, backing off while RabbitMQ or the database is away."""

@@ -218,3 +218,32 @@ def test_operator_lists_and_replays_parked_events(probe_env, start_service, rpc_
                     message="the replayed event to apply")
     assert [r.text for r in rows] == ["bad data"]
     assert parked_queues(probe_env["amqp_uri"], manifests, delays)[0].depth == 0
+
+
+def test_relay_confirms_a_batch_at_once_and_keeps_nacked_rows_for_later(probe_env):
+    """A queue that refuses what it cannot hold makes the broker nack: only the
+    confirmed rows are marked, the rest wait for the next pass."""
+    from kombu import Queue
+    from shared.outbox import event_exchange
+
+    engine = probe_env["engines"]["probe"]
+    outbox = probe.metadata.tables["outbox"]
+    full = Queue(f"full-{uuid.uuid4().hex[:6]}", exchange=event_exchange("probe.events"),
+                 routing_key="probe.note_added", durable=True,
+                 queue_arguments={"x-max-length": 2, "x-overflow": "reject-publish"})
+    with Connection(probe_env["amqp_uri"]) as conn:
+        full(conn.default_channel).declare()
+    uow = UnitOfWork(sessionmaker(engine), outbox)
+    for n in range(5):
+        uow.emit("probe.note_added", {"note_id": f"n-{n}", "text": "batch"})
+    uow.commit()
+    uow.close()
+
+    relay = OutboxRelay(engine, outbox, probe_env["amqp_uri"])
+    assert relay.drain_once() == 2
+    assert outbox_rows(engine, published=False) == 3
+    with Connection(probe_env["amqp_uri"]) as conn:
+        full(conn.default_channel).purge()
+    assert relay.drain_once() == 2
+    assert outbox_rows(engine, published=False) == 1
+    relay._drop_connection()
