@@ -86,7 +86,7 @@ def make_engine(url: str, pool_size: int = 12) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
             # Let SQLAlchemy, not pysqlite, decide where transactions begin, so
-            # that SAVEPOINTs (the inbox) nest inside the worker's transaction.
+            # that SAVEPOINTs nest inside the worker's transaction.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -101,6 +101,18 @@ def make_engine(url: str, pool_size: int = 12) -> Engine:
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
                          pool_recycle=1800)
+
+
+def insert_or_skip(table: Table, dialect: str):
+    """An INSERT that leaves an existing row alone (``ON CONFLICT DO NOTHING``);
+    its rowcount says whether the row is new. PostgreSQL and SQLite."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        raise ValueError(f"no insert-or-skip for {dialect}")
+    return dialect_insert(table).on_conflict_do_nothing()
 
 
 def event_row(event: Event) -> dict[str, Any]:
@@ -129,7 +141,7 @@ class UnitOfWork:
         self._outbox = outbox
         self._on_commit = on_commit
         self._session: Session | None = None
-        self._emitted = 0
+        self._pending: list[dict[str, Any]] = []
         self.correlation_id = correlation_id
 
     @property
@@ -139,30 +151,30 @@ class UnitOfWork:
         return self._session
 
     def emit(self, event_type: str, payload: dict[str, Any]) -> Event:
-        """Validate an event against the catalog and stage it in this transaction."""
+        """Validate an event against the catalog and stage it in this transaction;
+        the staged rows are written in one INSERT just before the commit."""
         ev = make_event(event_type, payload, correlation_id=self.correlation_id)
-        self.session.execute(insert(self._outbox), [event_row(ev)])
-        self._emitted += 1
+        self._pending.append(event_row(ev))
         return ev
 
     def emit_many(self, events: list[tuple[str, dict[str, Any]]]) -> None:
-        rows = [event_row(make_event(t, p, correlation_id=self.correlation_id)) for t, p in events]
-        if rows:
-            self.session.execute(insert(self._outbox), rows)
-            self._emitted += len(rows)
+        self._pending.extend(event_row(make_event(t, p, correlation_id=self.correlation_id)) for t, p in events)
 
     def commit(self) -> None:
-        if self._session is None:
+        if self._session is None and not self._pending:
             return
+        emitted = len(self._pending)
+        if self._pending:
+            self.session.execute(insert(self._outbox), self._pending)
+            self._pending = []
         self._session.commit()
-        if self._emitted and self._on_commit:
+        if emitted and self._on_commit:
             self._on_commit()
-        self._emitted = 0
 
     def rollback(self) -> None:
         if self._session is not None:
             self._session.rollback()
-        self._emitted = 0
+        self._pending = []
 
     def close(self) -> None:
         if self._session is not None:

@@ -25,13 +25,11 @@ from nameko.events import EventHandler
 from nameko.exceptions import registry
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from shared import errors
 from shared.config import load_settings
-from shared.db import UnitOfWork, make_engine, utcnow
+from shared.db import UnitOfWork, insert_or_skip, make_engine, utcnow
 from shared.logcontext import set_request_id
 from shared.outbox import OutboxRelay
 
@@ -62,6 +60,7 @@ class Database(DependencyProvider):
         self.engine = make_engine(settings.database_url(self.container.service_name),
                                   pool_size=settings.max_workers + 2)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._record_once = insert_or_skip(self.inbox, self.engine.dialect.name)
         self.relay = OutboxRelay(self.engine, self.outbox, settings.amqp_uri,
                                  batch_size=settings.relay_batch_size,
                                  poll_interval=settings.relay_poll_interval)
@@ -88,12 +87,9 @@ class Database(DependencyProvider):
             return
         uow = self.units[worker_ctx]
         event_id, handler, event_type = key
-        try:
-            with uow.session.begin_nested():
-                uow.session.execute(insert(self.inbox), [{
-                    "event_id": event_id, "handler": handler, "event_type": event_type,
-                    "processed_at": utcnow()}])
-        except IntegrityError:
+        first_time = uow.session.execute(self._record_once.values(
+            event_id=event_id, handler=handler, event_type=event_type, processed_at=utcnow())).rowcount
+        if not first_time:
             log.info("skipping %s for %s: already applied", event_id, handler)
             # The method is looked up after worker_setup; shadow it so the
             # duplicate delivery runs nothing and is simply acknowledged.

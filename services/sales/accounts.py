@@ -32,8 +32,10 @@ def account_dict(account: Account) -> dict[str, Any]:
 
 def refresh_next_contact(session, account: Account, today: date | None = None) -> None:
     """Set the account's next-contact date from the installed cadence rule."""
-    life = session.scalar(select(func.min(Product.life_cycle_days)).join(
-        AccountProduct, AccountProduct.product_id == Product.id).where(AccountProduct.account_id == account.id))
+    life = None
+    if account.last_purchase_on is not None:  # nothing bought yet, no product life cycle to ask about
+        life = session.scalar(select(func.min(Product.life_cycle_days)).join(
+            AccountProduct, AccountProduct.product_id == Product.id).where(AccountProduct.account_id == account.id))
     account.next_contact_on = cadence_rule().next_contact_on(AccountFacts(
         today=today or utcnow().date(), competition_level=account.competition_level or "medium",
         repeat_purchase_probability=account.repeat_purchase_probability
