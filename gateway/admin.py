@@ -32,6 +32,7 @@ def unit_of_work():
     try:
         yield uow
         uow.commit()
+        state.keys.clear()  # a revoked key or a changed user counts from the next request
     except IntegrityError as exc:
         log.warning("integrity error turned into 409: %s", exc.orig)
         raise Conflict("that conflicts with an existing record") from None
@@ -70,13 +71,13 @@ def directory(path: str, model, schema_in, what: str) -> None:
     class Collection(MethodView):
         decorators = [admin_only]
 
-        @blueprint.arguments(PageArgs, location="query")
+        @blueprint.arguments(PageArgs(), location="query")
         @blueprint.response(200, EntityList)
         def get(self, args):
             with unit_of_work() as uow:
                 return _page(uow.session, model, args, model.name)
 
-        @blueprint.arguments(schema_in)
+        @blueprint.arguments(schema_in())
         @blueprint.response(201, Entity)
         def post(self, data):
             with unit_of_work() as uow:
@@ -108,13 +109,13 @@ directory("partners", Partner, Named, "partner")
 class Users(MethodView):
     decorators = [admin_only]
 
-    @blueprint.arguments(PageArgs, location="query")
+    @blueprint.arguments(PageArgs(), location="query")
     @blueprint.response(200, _list_schema(UserOut))
     def get(self, args):
         with unit_of_work() as uow:
             return _page(uow.session, User, args, User.name)
 
-    @blueprint.arguments(UserIn)
+    @blueprint.arguments(UserIn())
     @blueprint.response(201, UserOut)
     def post(self, data):
         with unit_of_work() as uow:
@@ -130,7 +131,7 @@ class OneUser(MethodView):
         with unit_of_work() as uow:
             return _get(uow.session, User, user_id, "user")
 
-    @blueprint.arguments(UserPatch)
+    @blueprint.arguments(UserPatch())
     @blueprint.response(200, UserOut)
     def patch(self, data, user_id):
         with unit_of_work() as uow:
@@ -150,7 +151,7 @@ def deactivate_user(user_id):
 class ApiKeys(MethodView):
     decorators = [admin_only]
 
-    @blueprint.arguments(ApiKeyQuery, location="query")
+    @blueprint.arguments(ApiKeyQuery(), location="query")
     @blueprint.response(200, _list_schema(ApiKeyOut))
     def get(self, args):
         """Keys without their secrets (``prefix`` tells them apart), optionally of one user."""
@@ -158,7 +159,7 @@ class ApiKeys(MethodView):
         with unit_of_work() as uow:
             return _page(uow.session, ApiKey, args, ApiKey.created_at, *where)
 
-    @blueprint.arguments(ApiKeyIn)
+    @blueprint.arguments(ApiKeyIn())
     @blueprint.response(201, ApiKeyCreated)
     def post(self, data):
         """Create a key; the full key is in this answer only (it is stored hashed)."""

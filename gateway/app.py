@@ -8,6 +8,7 @@ from flask_smorest import Api
 from sqlalchemy.orm import sessionmaker
 
 from gateway import admin, auth, health, idempotency, limits, openapi, problems
+from gateway.keycache import KeyCache
 from gateway.models import metadata
 from gateway.rpc import RpcPool
 from shared.config import Settings, load_settings
@@ -27,6 +28,7 @@ class GatewayState:
     probe_rpc: RpcPool          # short timeout, for /readyz
     relay: OutboxRelay
     services: dict[str, ServiceManifest]
+    keys: KeyCache
 
 
 def create_app(settings: Settings | None = None, start_relay: bool = True) -> Flask:
@@ -44,7 +46,8 @@ def create_app(settings: Settings | None = None, start_relay: bool = True) -> Fl
     manifests = discover_services()
     app.extensions["crm"] = GatewayState(
         settings, sessions, RpcPool(settings),
-        RpcPool(settings, timeout=READINESS_TIMEOUT, size=max(2, len(manifests))), relay, manifests)
+        RpcPool(settings, timeout=READINESS_TIMEOUT, size=max(2, len(manifests))), relay, manifests,
+        KeyCache(settings.auth_cache_seconds))
 
     # Order matters: who is calling, then their rate limit, then idempotency.
     app.before_request(auth.assign_request_id)

@@ -45,9 +45,15 @@ def authenticate_request() -> None:
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send your API key as 'Authorization: Bearer <key>'")
-    session = current_app.extensions["crm"].sessions()
+    key = key.strip()
+    state = current_app.extensions["crm"]
+    cached = state.keys.get(key)
+    if cached is not None:
+        g.key_id, g.caller = cached.key_id, {**cached.caller, "request_id": g.request_id}
+        return
+    session = state.sessions()
     try:
-        found = authenticate(session, key.strip())
+        found = authenticate(session, key)
         if found is None:
             raise Unauthorized("the API key is unknown or revoked, or its user is inactive")
         record, user = found
@@ -55,9 +61,9 @@ def authenticate_request() -> None:
         if record.last_used_at is None or now - as_utc(record.last_used_at) > _TOUCH_EVERY:
             record.last_used_at = now
             session.commit()
-        g.key_id = record.id
-        g.caller = {"user_id": user.id, "name": user.name, "role": user.role, "team_id": user.team_id,
-                    "branch_id": user.branch_id, "partner_id": user.partner_id,
-                    "request_id": g.request_id}
+        caller = {"user_id": user.id, "name": user.name, "role": user.role, "team_id": user.team_id,
+                  "branch_id": user.branch_id, "partner_id": user.partner_id}
+        state.keys.put(key, record.id, caller)
+        g.key_id, g.caller = record.id, {**caller, "request_id": g.request_id}
     finally:
         session.close()

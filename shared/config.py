@@ -36,6 +36,7 @@ class Settings:
     scoring_rule: str = "rule_based"
     cadence_rule: str = "standard"
     import_chunk_rows: int = 1000
+    auth_cache_seconds: float = 10.0
     rate_limit: str = "600/minute"
     rate_limit_storage_uri: str = "memory://"
     log_level: str = "INFO"
@@ -75,6 +76,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         scoring_rule=env.get("CRM_LEADS_SCORING_RULE", defaults.scoring_rule),
         cadence_rule=env.get("CRM_SALES_CADENCE_RULE", defaults.cadence_rule),
         import_chunk_rows=int(env.get("CRM_IMPORT_CHUNK_ROWS", defaults.import_chunk_rows)),
+        auth_cache_seconds=float(env.get("CRM_AUTH_CACHE_SECONDS", defaults.auth_cache_seconds)),
         rate_limit=env.get("CRM_RATE_LIMIT", defaults.rate_limit),
         rate_limit_storage_uri=env.get("CRM_RATE_LIMIT_STORAGE_URI", defaults.rate_limit_storage_uri),
         log_level=env.get("CRM_LOG_LEVEL", defaults.log_level),

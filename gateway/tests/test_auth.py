@@ -72,3 +72,25 @@ def test_request_id_is_echoed_sanitised_or_made(client):
     problem = client.raw.get("/api/v1/me", headers={"X-Request-ID": "no-key-here"})
     assert problem.headers["X-Request-ID"] == "no-key-here"
     assert problem.get_json()["request_id"] == "no-key-here"
+
+
+def test_a_change_made_elsewhere_counts_once_the_cached_key_expires(app, client, make_user, sessions):
+    """Another gateway process deactivating the user: this one trusts its
+    cached check for at most CRM_AUTH_CACHE_SECONDS."""
+    import time
+
+    from gateway.models import User
+
+    cache = app.extensions["crm"].keys
+    saved, cache.ttl = cache.ttl, 0.5
+    try:
+        user, key = make_user("rep")
+        assert client.get("/api/v1/me", key=key).status_code == 200
+        with sessions() as session:
+            session.get(User, user["id"]).active = False
+            session.commit()
+        assert client.get("/api/v1/me", key=key).status_code == 200  # still cached
+        time.sleep(0.6)
+        assert client.get("/api/v1/me", key=key).status_code == 401
+    finally:
+        cache.ttl = saved

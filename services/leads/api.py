@@ -54,14 +54,14 @@ def _split(args: dict) -> tuple[dict, str, int, int]:
 
 @blueprint.route("/leads")
 class Leads(MethodView):
-    @blueprint.arguments(s.LeadListQuery, location="query")
+    @blueprint.arguments(s.LeadListQuery(), location="query")
     @blueprint.response(200, LeadPage)
     def get(self, args):
         """List the leads you may see, filtered, sorted and paged."""
         filters, sort, limit, offset = _split(args)
         return page(call("leads", "list_leads", filters, sort, limit, offset), limit, offset)
 
-    @blueprint.arguments(s.LeadCreate)
+    @blueprint.arguments(s.LeadCreate())
     @blueprint.response(201, s.LeadOut)
     def post(self, data):
         """Capture a lead. A duplicate (same normalised e-mail, phone or company) is 409."""
@@ -70,7 +70,7 @@ class Leads(MethodView):
 
 
 @blueprint.route("/leads/pool")
-@blueprint.arguments(s.LeadListQuery, location="query")
+@blueprint.arguments(s.LeadListQuery(), location="query")
 @blueprint.response(200, LeadPage)
 def pool(args):
     """Open leads nobody owns, which reps may claim."""
@@ -79,7 +79,7 @@ def pool(args):
 
 
 @blueprint.route("/leads/export")
-@blueprint.arguments(s.ExportQuery, location="query")
+@blueprint.arguments(s.ExportQuery(), location="query")
 @blueprint.response(200, description="text/csv, or with format=xlsx an XLSX workbook",
                     content_type="text/csv")
 def export(args):
@@ -110,7 +110,7 @@ def _export_rows(first, filters, sort):
 
 
 @blueprint.route("/leads/reassign", methods=["POST"])
-@blueprint.arguments(s.Reassign)
+@blueprint.arguments(s.Reassign())
 @blueprint.response(200, Reassigned)
 @require_roles("manager", "admin")
 def reassign(data):
@@ -124,7 +124,7 @@ class Lead(MethodView):
     def get(self, lead_id):
         return call("leads", "get_lead", lead_id)
 
-    @blueprint.arguments(s.LeadUpdate)
+    @blueprint.arguments(s.LeadUpdate())
     @blueprint.response(200, s.LeadOut)
     def patch(self, data, lead_id):
         """Change fields; send the version you read (a stale one is 409)."""
@@ -140,7 +140,7 @@ def history(lead_id):
 
 def _status_route(path: str, status: str, doc: str):
     @blueprint.route(f"/leads/<lead_id>/{path}", methods=["POST"], endpoint=f"lead_{path}")
-    @blueprint.arguments(s.StatusChange, required=False)
+    @blueprint.arguments(s.StatusChange(), required=False)
     @blueprint.response(200, s.LeadOut)
     @blueprint.doc(summary=doc)
     def change(data, lead_id):
@@ -153,7 +153,7 @@ _status_route("reopen", "new", "Reopen a disqualified lead")
 
 
 @blueprint.route("/leads/<lead_id>/disqualify", methods=["POST"])
-@blueprint.arguments(s.Disqualify)
+@blueprint.arguments(s.Disqualify())
 @blueprint.response(200, s.LeadOut)
 def disqualify(data, lead_id):
     return call("leads", "change_status", lead_id, "disqualified", data["reason"])
@@ -167,7 +167,7 @@ def convert(lead_id):
 
 
 @blueprint.route("/leads/<lead_id>/assign", methods=["POST"])
-@blueprint.arguments(s.Assign)
+@blueprint.arguments(s.Assign())
 @blueprint.response(200, s.LeadOut)
 def assign(data, lead_id):
     return call("leads", "assign_lead", lead_id, data.get("owner_id"), data.get("rule"))
@@ -186,7 +186,7 @@ def release(lead_id):
 
 
 @blueprint.route("/leads/<lead_id>/merge", methods=["POST"])
-@blueprint.arguments(s.Merge)
+@blueprint.arguments(s.Merge())
 @blueprint.response(200, s.LeadOut)
 def merge(data, lead_id):
     """Fold another lead into this one; both histories are kept."""
@@ -199,7 +199,7 @@ class AssignmentRules(MethodView):
     def get(self):
         return call("leads", "list_assignment_rules")
 
-    @blueprint.arguments(s.AssignmentRuleIn)
+    @blueprint.arguments(s.AssignmentRuleIn())
     @blueprint.response(201, s.AssignmentRuleOut)
     def post(self, data):
         return call("leads", "create_assignment_rule", data)
@@ -223,7 +223,7 @@ class ImportQuery(s.Strict):
 
 
 @blueprint.route("/leads/imports", methods=["POST"])
-@blueprint.arguments(ImportForm, location="files", required=False)
+@blueprint.arguments(ImportForm(), location="files", required=False)
 @blueprint.response(202, s.ImportJobOut)
 def start_import(_files):
     """Upload a CSV or XLSX file; the rows are imported as a job you can poll (Location).
@@ -273,7 +273,7 @@ def _mapping(raw: str | None) -> dict | None:
 
 
 @blueprint.route("/leads/imports/<job_id>")
-@blueprint.arguments(ImportQuery, location="query")
+@blueprint.arguments(ImportQuery(), location="query")
 @blueprint.response(200, s.ImportJobOut)
 def get_import(args, job_id):
     """Progress of an import, and its rejected rows (row number, field, reason)."""
@@ -282,20 +282,20 @@ def get_import(args, job_id):
 
 @blueprint.route("/activities")
 class Activities(MethodView):
-    @blueprint.arguments(s.ActivityListQuery, location="query")
+    @blueprint.arguments(s.ActivityListQuery(), location="query")
     @blueprint.response(200, ActivityPage)
     def get(self, args):
         filters, sort, limit, offset = _split(args)
         return page(call("leads", "list_activities", filters, sort, limit, offset), limit, offset)
 
-    @blueprint.arguments(s.ActivityCreate)
+    @blueprint.arguments(s.ActivityCreate())
     @blueprint.response(201, s.ActivityOut)
     def post(self, data):
         return call("leads", "create_activity", data)
 
 
 @blueprint.route("/activities/plan", methods=["POST"])
-@blueprint.arguments(s.PlanCalls)
+@blueprint.arguments(s.PlanCalls())
 @blueprint.response(201, ActivityPage)
 def plan(data):
     """Put calls for a set of leads on reps' planners, spread evenly over the days."""
@@ -312,7 +312,7 @@ def outcome_required():
 
 
 @blueprint.route("/activities/<activity_id>/outcome", methods=["POST"])
-@blueprint.arguments(s.Outcome)
+@blueprint.arguments(s.Outcome())
 @blueprint.response(200, s.ActivityOut)
 def outcome(data, activity_id):
     return call("leads", "record_outcome", activity_id, data["outcome"])

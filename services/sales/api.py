@@ -24,19 +24,19 @@ def _paged(method: str, args: dict):
 
 @blueprint.route("/accounts")
 class Accounts(MethodView):
-    @blueprint.arguments(s.AccountQuery, location="query")
+    @blueprint.arguments(s.AccountQuery(), location="query")
     @blueprint.response(200, page_schema(s.AccountOut))
     def get(self, args):
         return _paged("list_accounts", args)
 
-    @blueprint.arguments(s.AccountIn)
+    @blueprint.arguments(s.AccountIn())
     @blueprint.response(201, s.AccountOut)
     def post(self, data):
         return call("sales", "create_account", data)
 
 
 @blueprint.route("/accounts/follow-ups")
-@blueprint.arguments(s.FollowUpQuery, location="query")
+@blueprint.arguments(s.FollowUpQuery(), location="query")
 @blueprint.response(200, page_schema(s.FollowUpOut))
 def follow_ups(args):
     """Overdue follow-ups: accounts whose next contact (from the cadence rule)
@@ -50,7 +50,7 @@ class Account(MethodView):
     def get(self, account_id):
         return call("sales", "get_account", account_id)
 
-    @blueprint.arguments(s.AccountPatch)
+    @blueprint.arguments(s.AccountPatch())
     @blueprint.response(200, s.AccountOut)
     def patch(self, data, account_id):
         """Change fields; a change of competition level, repeat-purchase
@@ -68,12 +68,12 @@ def _activities(args, **scope_):
 
 @blueprint.route("/accounts/<account_id>/activities", endpoint="AccountActivities")
 class AccountActivities(MethodView):
-    @blueprint.arguments(s.SalesActivityQuery, location="query")
+    @blueprint.arguments(s.SalesActivityQuery(), location="query")
     @blueprint.response(200, SalesActivityPage)
     def get(self, args, account_id):
         return _activities(args, account_id=account_id)
 
-    @blueprint.arguments(s.SalesActivityIn)
+    @blueprint.arguments(s.SalesActivityIn())
     @blueprint.response(201, s.SalesActivityOut)
     def post(self, data, account_id):
         """Plan or log a call, meeting, e-mail or task; with an outcome it is a
@@ -83,19 +83,19 @@ class AccountActivities(MethodView):
 
 @blueprint.route("/opportunities/<opportunity_id>/activities", endpoint="OpportunityActivities")
 class OpportunityActivities(MethodView):
-    @blueprint.arguments(s.SalesActivityQuery, location="query")
+    @blueprint.arguments(s.SalesActivityQuery(), location="query")
     @blueprint.response(200, SalesActivityPage)
     def get(self, args, opportunity_id):
         return _activities(args, opportunity_id=opportunity_id)
 
-    @blueprint.arguments(s.SalesActivityIn)
+    @blueprint.arguments(s.SalesActivityIn())
     @blueprint.response(201, s.SalesActivityOut)
     def post(self, data, opportunity_id):
         return call("sales", "log_activity", {**data, "opportunity_id": opportunity_id})
 
 
 @blueprint.route("/sales-activities/<activity_id>/outcome", methods=["POST"])
-@blueprint.arguments(s.OutcomeIn)
+@blueprint.arguments(s.OutcomeIn())
 @blueprint.response(200, s.SalesActivityOut)
 def activity_outcome(data, activity_id):
     """Record what came of a planned account or opportunity activity."""
@@ -104,12 +104,12 @@ def activity_outcome(data, activity_id):
 
 @blueprint.route("/contacts")
 class Contacts(MethodView):
-    @blueprint.arguments(s.ContactQuery, location="query")
+    @blueprint.arguments(s.ContactQuery(), location="query")
     @blueprint.response(200, page_schema(s.ContactOut))
     def get(self, args):
         return _paged("list_contacts", args)
 
-    @blueprint.arguments(s.ContactIn)
+    @blueprint.arguments(s.ContactIn())
     @blueprint.response(201, s.ContactOut)
     def post(self, data):
         return call("sales", "create_contact", data)
@@ -121,7 +121,7 @@ class Contact(MethodView):
     def get(self, contact_id):
         return call("sales", "get_contact", contact_id)
 
-    @blueprint.arguments(s.ContactPatch)
+    @blueprint.arguments(s.ContactPatch())
     @blueprint.response(200, s.ContactOut)
     def patch(self, data, contact_id):
         """Change details, interests and topics discussed."""
@@ -129,7 +129,7 @@ class Contact(MethodView):
 
 
 @blueprint.route("/contacts/<contact_id>/accounts/<account_id>", methods=["PUT"])
-@blueprint.arguments(s.ContactRoles)
+@blueprint.arguments(s.ContactRoles())
 @blueprint.response(200, s.ContactOut)
 def contact_roles(data, contact_id, account_id):
     """The contact's roles in one account's buying process; a contact may
@@ -139,19 +139,19 @@ def contact_roles(data, contact_id, account_id):
 
 @blueprint.route("/products")
 class Products(MethodView):
-    @blueprint.arguments(s.ProductQuery, location="query")
+    @blueprint.arguments(s.ProductQuery(), location="query")
     @blueprint.response(200, page_schema(s.ProductOut))
     def get(self, args):
         return _paged("list_products", args)
 
-    @blueprint.arguments(s.ProductIn)
+    @blueprint.arguments(s.ProductIn())
     @blueprint.response(201, s.ProductOut)
     def post(self, data):
         return call("sales", "create_product", data)
 
 
 @blueprint.route("/products/<product_id>", methods=["PATCH"])
-@blueprint.arguments(s.ProductPatch)
+@blueprint.arguments(s.ProductPatch())
 @blueprint.response(200, s.ProductOut)
 def update_product(data, product_id):
     """Change prices, life cycle or the active flag (managers and admins)."""
@@ -164,7 +164,7 @@ class Pipelines(MethodView):
     def get(self):
         return call("sales", "list_pipelines")
 
-    @blueprint.arguments(s.PipelineIn)
+    @blueprint.arguments(s.PipelineIn())
     @blueprint.response(201, s.PipelineOut)
     def post(self, data):
         """A company's own stages; each stage names the fields an opportunity needs to enter it."""
@@ -173,12 +173,12 @@ class Pipelines(MethodView):
 
 @blueprint.route("/opportunities")
 class Opportunities(MethodView):
-    @blueprint.arguments(s.OpportunityQuery, location="query")
+    @blueprint.arguments(s.OpportunityQuery(), location="query")
     @blueprint.response(200, page_schema(s.OpportunityOut))
     def get(self, args):
         return _paged("list_opportunities", args)
 
-    @blueprint.arguments(s.OpportunityIn)
+    @blueprint.arguments(s.OpportunityIn())
     @blueprint.response(201, s.OpportunityOut)
     def post(self, data):
         opportunity = call("sales", "create_opportunity", data)
@@ -191,7 +191,7 @@ class Opportunity(MethodView):
     def get(self, opportunity_id):
         return call("sales", "get_opportunity", opportunity_id)
 
-    @blueprint.arguments(s.OpportunityPatch)
+    @blueprint.arguments(s.OpportunityPatch())
     @blueprint.response(200, s.OpportunityOut)
     def patch(self, data, opportunity_id):
         """Change fields and lines; send the version you read (a stale one is 409)."""
@@ -199,7 +199,7 @@ class Opportunity(MethodView):
 
 
 @blueprint.route("/opportunities/<opportunity_id>/stage", methods=["POST"])
-@blueprint.arguments(s.StageMove)
+@blueprint.arguments(s.StageMove())
 @blueprint.response(200, s.OpportunityOut)
 def move_stage(data, opportunity_id):
     """Enter another stage; 422 names every field the stage requires that is missing."""
@@ -213,7 +213,7 @@ def won(opportunity_id):
 
 
 @blueprint.route("/opportunities/<opportunity_id>/lost", methods=["POST"])
-@blueprint.arguments(s.Lost)
+@blueprint.arguments(s.Lost())
 @blueprint.response(200, s.OpportunityOut)
 def lost(data, opportunity_id):
     return call("sales", "mark_lost", opportunity_id, data["reason"], data.get("competitor"))
@@ -225,12 +225,12 @@ class QuoteQuery(Schema):
 
 @blueprint.route("/quotes")
 class Quotes(MethodView):
-    @blueprint.arguments(QuoteQuery, location="query")
+    @blueprint.arguments(QuoteQuery(), location="query")
     @blueprint.response(200, s.QuoteOut(many=True))
     def get(self, args):
         return call("sales", "list_quotes", args["opportunity_id"])
 
-    @blueprint.arguments(s.QuoteIn)
+    @blueprint.arguments(s.QuoteIn())
     @blueprint.response(201, s.QuoteOut)
     def post(self, data):
         """A new version of the opportunity's quote, from its current lines."""
@@ -252,13 +252,13 @@ _quote_step("reject", "rejected", "Reject the quote")
 
 @blueprint.route("/contracts")
 class Contracts(MethodView):
-    @blueprint.arguments(s.ContractQuery, location="query")
+    @blueprint.arguments(s.ContractQuery(), location="query")
     @blueprint.response(200, page_schema(s.ContractOut))
     def get(self, args):
         """Contracts; with renewal_within_days, the renewals list."""
         return _paged("list_contracts", args)
 
-    @blueprint.arguments(s.ContractCreate)
+    @blueprint.arguments(s.ContractCreate())
     @blueprint.response(201, s.ContractOut)
     def post(self, data):
         return call("sales", "create_contract", data)
@@ -270,7 +270,7 @@ class Contract(MethodView):
     def get(self, contract_id):
         return call("sales", "get_contract", contract_id)
 
-    @blueprint.arguments(s.ContractPatch)
+    @blueprint.arguments(s.ContractPatch())
     @blueprint.response(200, s.ContractOut)
     def patch(self, data, contract_id):
         """Dates and billing of a draft; explicit instalments must add up to the total."""
@@ -285,15 +285,15 @@ def sign(contract_id):
 
 
 @blueprint.route("/contracts/<contract_id>/terminate", methods=["POST"])
-@blueprint.arguments(s.Terminate)
+@blueprint.arguments(s.Terminate())
 @blueprint.response(200, s.ContractOut)
 def terminate(data, contract_id):
     return call("sales", "terminate_contract", contract_id, data["terminated_on"], data["reason"])
 
 
 @blueprint.route("/selections/search", methods=["POST"])
-@blueprint.arguments(s.SelectionSearch)
-@blueprint.arguments(s.Page, location="query")
+@blueprint.arguments(s.SelectionSearch())
+@blueprint.arguments(s.Page(), location="query")
 @blueprint.response(200, s.CustomerPage)
 def search_customers(data, paging):
     """Find accounts or contacts (``target``) by criteria; items are accounts
@@ -304,12 +304,12 @@ def search_customers(data, paging):
 
 @blueprint.route("/selections")
 class Selections(MethodView):
-    @blueprint.arguments(s.Page, location="query")
+    @blueprint.arguments(s.Page(), location="query")
     @blueprint.response(200, page_schema(s.SelectionOut))
     def get(self, args):
         return _paged("list_selections", args)
 
-    @blueprint.arguments(s.SelectionIn)
+    @blueprint.arguments(s.SelectionIn())
     @blueprint.response(201, s.SelectionOut)
     def post(self, data):
         """Save criteria under a name to run again later."""
@@ -328,7 +328,7 @@ class Selection(MethodView):
 
 
 @blueprint.route("/selections/<selection_id>/results")
-@blueprint.arguments(s.Page, location="query")
+@blueprint.arguments(s.Page(), location="query")
 @blueprint.response(200, s.CustomerPage)
 def selection_results(args, selection_id):
     """The saved criteria run again now, as you: accounts or contacts."""
@@ -344,12 +344,12 @@ def _period_range(args: dict) -> dict:
 
 @blueprint.route("/targets")
 class Targets(MethodView):
-    @blueprint.arguments(s.TargetQuery, location="query")
+    @blueprint.arguments(s.TargetQuery(), location="query")
     @blueprint.response(200, page_schema(s.TargetOut))
     def get(self, args):
         return _paged("list_targets", _period_range(args))
 
-    @blueprint.arguments(s.TargetIn)
+    @blueprint.arguments(s.TargetIn())
     @blueprint.response(201, s.TargetOut)
     def post(self, data):
         """A draft plan of revenue and margin for one rep and period."""
@@ -357,7 +357,7 @@ class Targets(MethodView):
 
 
 @blueprint.route("/targets/consolidated")
-@blueprint.arguments(s.ConsolidationQuery, location="query")
+@blueprint.arguments(s.ConsolidationQuery(), location="query")
 @blueprint.response(200, s.ConsolidatedRow(many=True))
 def consolidated_targets(args):
     """The plan summed per rep, team, branch or company, period and currency;
@@ -373,7 +373,7 @@ class Target(MethodView):
     def get(self, target_id):
         return call("sales", "get_target", target_id)
 
-    @blueprint.arguments(s.TargetPatch)
+    @blueprint.arguments(s.TargetPatch())
     @blueprint.response(200, s.TargetOut)
     def patch(self, data, target_id):
         """Change a draft's lines or currency; send the version you read."""
@@ -395,7 +395,7 @@ def approve_target(target_id):
 
 
 @blueprint.route("/targets/<target_id>/reject", methods=["POST"])
-@blueprint.arguments(s.Review)
+@blueprint.arguments(s.Review())
 @blueprint.response(200, s.TargetOut)
 def reject_target(data, target_id):
     """Send a submitted plan back to draft with a note."""
