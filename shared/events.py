@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any
 
@@ -250,7 +251,9 @@ class UnknownEvent(KeyError):
     pass
 
 
+@lru_cache(maxsize=None)
 def _schema(event_type: str) -> Schema:
+    """One schema instance per event type: building one deep-copies every field."""
     try:
         return CATALOG[event_type][1]()
     except KeyError:

@@ -13,7 +13,7 @@ import re
 from typing import Any, Iterable
 
 from marshmallow import EXCLUDE, ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 
 from services.leads.commands import build_lead, created_payload, require_role
 from services.leads.models import ImportChunk, ImportJob, ImportRowError, Lead
@@ -161,13 +161,27 @@ def _import_rows(uow: UnitOfWork, job: ImportJob, rows: list) -> None:
         for field, key in _key_items(lead):
             existing[(field, key)] = lead
         accepted.append(lead)
-    session.add_all(accepted)
-    session.add_all(errors)
-    session.flush()
+    # Bulk INSERTs, not the ORM unit of work: the rows are new and nothing
+    # else in this transaction reads them back as objects.
+    if accepted:
+        session.execute(insert(Lead), [_columns(lead, LEAD_COLUMNS) for lead in accepted])
+    if errors:
+        session.execute(insert(ImportRowError), [_columns(error, ERROR_COLUMNS) for error in errors])
     uow.emit_many([("leads.lead_created", created_payload(lead)) for lead in accepted])
     job.processed_rows += len(rows)
     job.imported += len(accepted)
     job.rejected += len({e.row for e in errors})
+
+
+LEAD_COLUMNS = tuple(c.key for c in Lead.__table__.columns)
+ERROR_COLUMNS = tuple(c.key for c in ImportRowError.__table__.columns if c.key != "id")
+
+
+def _columns(obj, names: tuple[str, ...]) -> dict:
+    row = {name: getattr(obj, name) for name in names}
+    if "version" in row and row["version"] is None:
+        row["version"] = 1
+    return row
 
 
 def _messages(msgs) -> list[str]:
