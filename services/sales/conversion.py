@@ -31,7 +31,6 @@ def apply_lead_converted(uow: UnitOfWork, payload: dict) -> Opportunity | None:
                           tags=list(payload.get("tags") or []), lifecycle="prospect",
                           source_lead_id=lead_id, created_at=now, updated_at=now)
         session.add(account)
-        session.flush()
         refresh_next_contact(session, account)
         uow.emit("sales.account_created", account_created_payload(account))
     contact = None
@@ -42,7 +41,8 @@ def apply_lead_converted(uow: UnitOfWork, payload: dict) -> Opportunity | None:
                           owner_id=payload.get("owner_id"), partner_id=payload.get("partner_id"),
                           source_lead_id=lead_id, created_at=now)
         session.add(contact)
-        session.flush()
+    session.flush()  # the account and contact rows before the rows that refer to them
+    if contact is not None:
         session.add(AccountContact(account_id=account.id, contact_id=contact.id, roles=["prospect"]))
     value = payload.get("estimated_value")
     return open_opportunity(uow, account, {

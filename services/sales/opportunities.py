@@ -62,10 +62,10 @@ def opportunity_dict(session, opportunity: Opportunity) -> dict[str, Any]:
     }
 
 
-def gate_view(session, opportunity: Opportunity) -> dict[str, Any]:
+def gate_view(opportunity: Opportunity, lines: list) -> dict[str, Any]:
     """The opportunity as the stage gates see it (field name -> value)."""
     view = {f: getattr(opportunity, f) for f in FIELDS}
-    view["lines"] = _lines(session, opportunity)
+    view["lines"] = lines
     return view
 
 
@@ -95,9 +95,7 @@ def _apply(opportunity: Opportunity, data: dict) -> None:
         opportunity.probability_override = data["probability"]
 
 
-def created_payload(session, opportunity: Opportunity) -> dict[str, Any]:
-    pipeline = get_pipeline(session, opportunity.pipeline_id)
-    stage = stage_of(pipeline, opportunity.stage_key)
+def created_payload(opportunity: Opportunity, stage: domain.Stage, lines: list[domain.Line]) -> dict[str, Any]:
     return {"opportunity_id": opportunity.id, "account_id": opportunity.account_id,
             "owner_id": opportunity.owner_id, "team_id": opportunity.team_id,
             "partner_id": opportunity.partner_id, "source": opportunity.source,
@@ -105,8 +103,7 @@ def created_payload(session, opportunity: Opportunity) -> dict[str, Any]:
             "probability": domain.effective_probability(stage, opportunity.probability_override),
             "amount": opportunity.amount, "currency": opportunity.currency,
             "expected_close_date": opportunity.expected_close_date,
-            "lines": line_dicts(_domain_lines(_lines(session, opportunity))),
-            "source_lead_id": opportunity.source_lead_id}
+            "lines": line_dicts(lines), "source_lead_id": opportunity.source_lead_id}
 
 
 def open_opportunity(uow: UnitOfWork, account: Account, data: dict, actor_id: str | None,
@@ -127,10 +124,9 @@ def open_opportunity(uow: UnitOfWork, account: Account, data: dict, actor_id: st
                               updated_at=now)
     _apply(opportunity, data)
     session.add(opportunity)
-    session.flush()
-    if data.get("lines"):
-        _set_lines(session, opportunity, data["lines"])
-    missing = domain.missing_fields(first, gate_view(session, opportunity))
+    session.flush()  # before its lines and stage history, which refer to it
+    lines = _set_lines(session, opportunity, data["lines"]) if data.get("lines") else []
+    missing = domain.missing_fields(first, gate_view(opportunity, lines))
     if enforce_gate and missing:
         raise Invalid(f"cannot enter stage {first.name}: fields missing: {', '.join(missing)}",
                       errors={f: f"required to enter stage {first.name}" for f in missing},
@@ -138,7 +134,7 @@ def open_opportunity(uow: UnitOfWork, account: Account, data: dict, actor_id: st
     session.add(StageChange(opportunity_id=opportunity.id, from_stage=None, to_stage=first.key,
                             actor_id=actor_id, at=now))
     session.flush()
-    uow.emit("sales.opportunity_created", created_payload(session, opportunity))
+    uow.emit("sales.opportunity_created", created_payload(opportunity, first, lines))
     return opportunity
 
 
@@ -192,7 +188,7 @@ def move_stage(uow: UnitOfWork, caller: dict, opportunity_id: str, target_key: s
     pipeline = get_pipeline(session, opportunity.pipeline_id)
     current, target = stage_of(pipeline, opportunity.stage_key), stage_of(pipeline, target_key)
     domain.check_stage_move(domain.OpportunityStatus(opportunity.status), current, target,
-                            gate_view(session, opportunity))
+                            gate_view(opportunity, _lines(session, opportunity)))
     opportunity.stage_key, opportunity.updated_at = target.key, utcnow()
     session.add(StageChange(opportunity_id=opportunity.id, from_stage=current.key, to_stage=target.key,
                             actor_id=caller.get("user_id"), at=utcnow()))
