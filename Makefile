@@ -33,6 +33,11 @@ test: $(STAMP)
 	$(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
 	$(BIN)/pytest -m faults $(PYTEST_ARGS)
 
+# The benchmarks against the real RabbitMQ and PostgreSQL; QUICK=1 for a short run.
+bench: $(STAMP)
+	@scripts/ensure-backends.sh
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick)
+
 test-unit: $(STAMP)
 	$(BIN)/pytest --noconftest services/leads/tests/test_domain.py shared/tests
 
