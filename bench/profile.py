@@ -21,6 +21,8 @@ def profiling(pids: dict[str, int], label: str, outdir: Path | None):
         yield
         return
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
     outdir.mkdir(parents=True, exist_ok=True)
     recorders = {name: subprocess.Popen([spy, "record", "--gil", "--nonblocking", "--format", "raw", "--rate", "200",
                                          "-p", str(pid), "-o", str(outdir / f"{label}.{name}.txt")],
