@@ -38,9 +38,9 @@ class Api:
 
     def as_user(self, role: str, team_id: str | None = None) -> "Api":
         """A new user of ``role`` (made with this key, an admin's) and their own key."""
-        user = self.post("/users", {"name": f"bench {role} {time.monotonic_ns()}", "role": role,
-                                    "team_id": team_id}).json()
-        key = self.post("/api-keys", {"user_id": user["id"], "name": "bench"}).json()["key"]
+        user = expect(self.post("/users", {"name": f"bench {role} {time.monotonic_ns()}", "role": role,
+                                           "team_id": team_id}), 201)
+        key = expect(self.post("/api-keys", {"user_id": user["id"], "name": "bench"}), 201)["key"]
         return Api(self.base[: -len("/api/v1")], key)
 
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from bench import conversion, gateway_write, lead_import, relay
-from bench.client import Api
+from bench.client import Api, expect
 from bench.env import Suite, Throwaway, backend_pids, cpu_seconds
 from bench.profile import profiling
 from bench.report import RESULTS, write
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"starting the suite on PostgreSQL ({'quick' if args.quick else 'full'} run) ...", flush=True)
         suite.start()
         admin = Api(suite.base_url, suite.admin_key)
-        team = admin.post("/teams", {"name": "bench"}).json()["id"]
+        team = expect(admin.post("/teams", {"name": "bench"}), 201)["id"]
         rep = admin.as_user("rep", team)
         env = suite.env
         steps = {
