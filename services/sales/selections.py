@@ -6,7 +6,8 @@ tags, segment, industry, line_of_business, territory, lifecycle, owner_id,
 products (ids or SKUs bought under signed contracts), last_purchase_after /
 _before, last_contact_after / _before (never contacted counts as before),
 lifetime_value_min / _max, and on contacts interests and roles. An account
-matches ``interests`` when one of its contacts does.
+matches ``interests`` and ``roles`` through a contact of its own holding the
+role at that account.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from services.sales.models import Account, AccountContact, AccountProduct, Conta
 from services.sales.schemas import SelectionCriteria, load
 from services.sales.scoping import page, require_role, scope
 from shared.db import UnitOfWork, as_utc, utcnow
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, Invalid, NotFound
 
 TARGETS = ("accounts", "contacts")
 ACCOUNT_FIELDS = ("segment", "industry", "line_of_business", "territory", "lifecycle", "owner_id")
@@ -79,10 +80,14 @@ def _contacts_with(criteria: dict) -> list:
 def _query(caller: dict, target: str, criteria: dict):
     accounts = scope(select(Account), Account, caller).where(*_account_conditions(criteria))
     if target == "accounts":
-        contact_conditions = _contacts_with(criteria)
-        if contact_conditions:
+        if criteria.get("interests") or criteria.get("roles"):
+            # a contact of this very account with the interest, holding the role here
             linked = select(AccountContact.account_id).join(Contact, Contact.id == AccountContact.contact_id)
-            accounts = accounts.where(Account.id.in_(linked.where(*contact_conditions)))
+            if criteria.get("interests"):
+                linked = linked.where(_has_any(Contact.interests, criteria["interests"]))
+            if criteria.get("roles"):
+                linked = linked.where(_has_any(AccountContact.roles, criteria["roles"]))
+            accounts = accounts.where(Account.id.in_(linked))
         return accounts, (Account.name, Account.id)
     query = select(Contact).where(visible_contacts(caller), *_contacts_with(criteria))
     if _account_conditions(criteria):
@@ -94,6 +99,8 @@ def _query(caller: dict, target: str, criteria: dict):
 
 def search(session, caller: dict, target: str, criteria: dict, limit: int, offset: int) -> dict[str, Any]:
     require_role(caller, "rep", "manager", "admin", "ops")
+    if target not in TARGETS:
+        raise Invalid(f"cannot select {target!r}", errors={"target": f"one of {', '.join(TARGETS)}"})
     criteria = load(_criteria, criteria)
     query, order = _query(caller, target, criteria)
     items, total = page(session, query, limit, offset, order)

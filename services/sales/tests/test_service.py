@@ -225,6 +225,10 @@ def test_signing_records_what_was_bought_and_selections_find_it(service):
     assert names({"last_contact_before": "2100-01-01", "segment": "smb"}) == ["Browser GmbH", "Buyer GmbH"]
     assert names({"last_purchase_after": date.today().isoformat()}) == ["Buyer GmbH"]
     assert names({"interests": ["iot"], "roles": ["decision_maker"]}, "contacts") == ["Ada"]
+    assert names({"roles": ["decision_maker"]}) == ["Buyer GmbH"]
+    assert names({"roles": ["payer"]}) == []
+    with pytest.raises(Invalid):
+        service.search_customers(REP, "planets", {}, 50, 0)
     assert names({"tags": ["vip"]}, "contacts") == ["Ada"]
     assert names({"tags": ["vip%"]}) == []  # LIKE wildcards in a value are literal
     assert service.search_customers({**REP, "user_id": "rep-2"}, "accounts", {"tags": ["north"]}, 50, 0)["total"] == 0
