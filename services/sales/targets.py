@@ -12,7 +12,7 @@ from services.sales.models import Target, new_id
 from services.sales.schemas import TARGET_SORT
 from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible
 from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
-from shared.errors import Conflict, Invalid
+from shared.errors import Conflict, Forbidden, Invalid
 
 
 def _iso(value) -> str | None:
@@ -49,6 +49,8 @@ def create_target(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
             raise Invalid("a rep drafts their own targets", errors={"owner_id": "must be you"})
         team_id = data.get("owner_team_id") or team_id
         branch_id = data.get("owner_branch_id") or branch_id
+        if caller["role"] == "manager" and team_id != caller.get("team_id"):
+            raise Forbidden("a manager drafts targets for reps of their own team")
     period = planning.Period(data["period"])
     start = _date(data["period_start"])
     end = planning.period_end(period, start)

@@ -319,6 +319,10 @@ def test_targets_flow_from_draft_to_approved_without_doubtful_lines(service, sal
                                             "period_start": "2027-01-01", "currency": "EUR",
                                             "lines": [{"label": "Services", "revenue": "3000.00",
                                                        "margin": "1000.00"}]})
+    with pytest.raises(Forbidden):
+        service.create_target(MANAGER, {"owner_id": "rep-7", "owner_team_id": "team-z", "period": "month",
+                                        "period_start": "2027-01-01", "currency": "EUR",
+                                        "lines": [{"label": "x", "revenue": "1.00"}]})
     service.submit_target(MANAGER, other["id"])
     team = service.consolidated_targets(MANAGER, {"period": "month"}, "team")
     assert [(r["group_id"], r["planned_revenue"], r["targets"]) for r in team] == [("team-a", "12000.00", 1)]
