@@ -20,6 +20,9 @@ from shared.db import UnitOfWork, as_utc, utcnow
 from shared.errors import Conflict, Invalid, NotFound
 
 
+ACTIVITY_TYPES = ("call", "meeting", "email", "task")
+
+
 def _iso(value: datetime | None) -> str | None:
     return as_utc(value).isoformat() if value is not None else None
 
@@ -54,6 +57,8 @@ def log_activity(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
     """An activity on an account (``account_id``) or on an opportunity
     (``opportunity_id``, whose account it also belongs to)."""
     session = uow.session
+    if data.get("type") not in ACTIVITY_TYPES:
+        raise Invalid("unknown activity type", errors={"type": f"one of {', '.join(ACTIVITY_TYPES)}"})
     opportunity = None
     if data.get("opportunity_id"):
         opportunity = visible(session, Opportunity, caller, data["opportunity_id"], "opportunity")
