@@ -34,9 +34,17 @@ test: $(STAMP)
 	$(BIN)/pytest -m faults $(PYTEST_ARGS)
 
 # The benchmarks against the real RabbitMQ and PostgreSQL; QUICK=1 for a short run.
-bench: $(STAMP)
+# The bench extra's requirements are installed on their own, without reinstalling
+# the project under a test run that may be using it.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet $$($(BIN)/python -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["bench"]))')
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	@scripts/ensure-backends.sh
-	$(BIN)/python -m bench.run $(if $(QUICK),--quick)
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/pytest --noconftest services/leads/tests/test_domain.py shared/tests

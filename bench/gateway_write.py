@@ -11,6 +11,7 @@ import uuid
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from bench.client import Api, Timings, expect, run_concurrently
+from bench.env import CpuMeter
 from bench.report import Metric
 
 CONCURRENCY = 16
@@ -28,7 +29,7 @@ def measure_gateway(api: Api, count: int) -> Timings:
                             CONCURRENCY)
 
 
-def measure_echo(amqp_uri: str, count: int) -> Timings:
+def measure_echo(amqp_uri: str, count: int, meter: CpuMeter, cpu: dict) -> Timings:
     """The same number of calls with the same payloads through a pool of
     started proxies, as the gateway keeps one."""
     service = subprocess.Popen([sys.executable, "-m", "nameko", "run", "bench.echo_service", "--broker", amqp_uri],
@@ -56,7 +57,8 @@ def measure_echo(amqp_uri: str, count: int) -> Timings:
                 pool.put(proxy)
 
         run_concurrently(range(min(200, count)), call, CONCURRENCY)
-        return run_concurrently(range(count), call, CONCURRENCY)
+        with meter.per_op(cpu, count, extra={"echo_service": service.pid}):
+            return run_concurrently(range(count), call, CONCURRENCY)
     finally:
         for holder in holders:
             holder.stop()
@@ -64,11 +66,17 @@ def measure_echo(amqp_uri: str, count: int) -> Timings:
         service.wait(10)
 
 
-def run(api: Api, amqp_uri: str, count: int) -> Metric:
+def run(api: Api, amqp_uri: str, count: int, meter: CpuMeter) -> Metric:
     measure_gateway(api, min(200, count))  # warm up connections and pools
-    ours = measure_gateway(api, count)
-    baseline = measure_echo(amqp_uri, count)
-    return Metric("gateway_create_lead", ours.rate, baseline.rate, "req/s", 0.5, details={
-        "requests": count, "p50_ms": ours.summary()["p50_ms"], "p99_ms": ours.summary()["p99_ms"],
-        "errors": ours.summary()["errors"], "baseline_p50_ms": baseline.summary()["p50_ms"],
-        "baseline_p99_ms": baseline.summary()["p99_ms"]})
+    cpu_ours, cpu_baseline = {}, {}
+    with meter.per_op(cpu_ours, count):
+        ours = measure_gateway(api, count)
+    baseline = measure_echo(amqp_uri, count, meter, cpu_baseline)
+    mine, theirs = ours.summary(), baseline.summary()
+    return Metric("gateway_create_lead", ours.rate, baseline.rate, "req/s", 0.5,
+                  note=f"p50 {mine['p50_ms']:.0f} ms, p99 {mine['p99_ms']:.0f} ms, errors {mine['errors']}; "
+                       f"baseline p50 {theirs['p50_ms']:.0f} ms",
+                  details={"requests": count, "concurrency": CONCURRENCY, "p50_ms": mine["p50_ms"],
+                           "p99_ms": mine["p99_ms"], "errors": mine["errors"],
+                           "baseline_p50_ms": theirs["p50_ms"], "baseline_p99_ms": theirs["p99_ms"],
+                           "cpu_ms_per_op": {"ours": cpu_ours, "baseline": cpu_baseline}})

@@ -20,7 +20,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.client import Api, Timings
+from bench.client import Api, Timings, expect
 
 KINDS = ("create", "list", "search", "get")
 
@@ -32,6 +32,8 @@ class LoadTest:
         self.timings = {kind: Timings() for kind in KINDS}
         self.created: dict[str, str] = {}      # company -> lead id, as the gateway answered
         self.unanswered: list[str] = []         # companies whose create got no answer
+        self._ids: list[str] = []
+        self.skipped = 0                        # turns not taken: every worker busy, a queue as long
         self._lock = threading.Lock()
         self._count = 0
 
@@ -49,20 +51,21 @@ class LoadTest:
                 self.unanswered.append(company)
             raise
         if answer.status_code != 201:
-            raise RuntimeError(f"create: HTTP {answer.status_code}")
+            raise RuntimeError(f"HTTP {answer.status_code}")
         with self._lock:
             self.created[company] = answer.json()["id"]
+            self._ids.append(self.created[company])
 
     def _read(self, kind: str) -> None:
-        if kind == "get" and self.created:
-            path = f"/leads/{random.choice(list(self.created.values()))}"
+        if kind == "get" and self._ids:
+            path = f"/leads/{random.choice(self._ids)}"
         elif kind == "search":
             path = f"/leads?q={self.tag}&limit=20"
         else:
             path = "/leads?limit=20"
         answer = self.api.get(path)
         if answer.status_code != 200:
-            raise RuntimeError(f"{kind}: HTTP {answer.status_code}")
+            raise RuntimeError(f"HTTP {answer.status_code}")
 
     def _one(self, kind: str) -> None:
         started = time.perf_counter()
@@ -70,27 +73,41 @@ class LoadTest:
             self._create() if kind == "create" else self._read(kind)
         except Exception as exc:
             with self._lock:
-                self.timings[kind].error(str(exc).split(":")[0] if isinstance(exc, RuntimeError)
-                                         else type(exc).__name__)
+                self.timings[kind].error(str(exc) if isinstance(exc, RuntimeError) else type(exc).__name__)
             return
         took = time.perf_counter() - started
         with self._lock:
             self.timings[kind].add(took)
 
     def run(self) -> None:
-        """Start one request every 1/rate seconds (never more), on a pool of workers."""
+        """Start one request every 1/rate seconds (never more), on a pool of
+        workers. A request whose turn comes while every worker is still busy
+        and as many again are waiting is skipped and counted: the suite is
+        not keeping up with the rate, and an ever-growing queue on the client
+        would only hide that."""
         started = time.perf_counter()
         interval = 1.0 / self.rate
+        waiting = threading.BoundedSemaphore(2 * self.workers)
+
+        def one(kind):
+            try:
+                self._one(kind)
+            finally:
+                waiting.release()
+
         with ThreadPoolExecutor(self.workers) as pool:
             n = 0
             while (now := time.perf_counter() - started) < self.seconds:
                 due = n * interval
                 if due > now:
                     time.sleep(due - now)
+                n += 1
                 kind = "create" if random.random() >= self.read_share or not self.created else \
                     random.choice(("list", "search", "get"))
-                pool.submit(self._one, kind)
-                n += 1
+                if not waiting.acquire(blocking=False):
+                    self.skipped += 1
+                    continue
+                pool.submit(one, kind)
         elapsed = time.perf_counter() - started
         for timings in self.timings.values():
             timings.elapsed = elapsed
@@ -100,7 +117,7 @@ class LoadTest:
         seen: collections.Counter = collections.Counter()
         offset = 0
         while True:
-            page = self.api.get(f"/leads?q={self.tag}&limit=500&offset={offset}").json()
+            page = expect(self.api.get("/leads", params={"q": self.tag, "limit": 500, "offset": offset}), 200)
             seen.update(item["company"] for item in page["items"])
             offset += 500
             if offset >= page["total"]:
@@ -113,9 +130,22 @@ class LoadTest:
 
     def report(self, check: dict) -> bool:
         print(f"{'request':<8} {'done':>7} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  errors")
+        everything = Timings(elapsed=next(iter(self.timings.values())).elapsed)
         for kind, t in self.timings.items():
+            everything.latencies += t.latencies
+            for error, n in t.errors.items():
+                everything.errors[f"{kind}: {error}"] = n
             print(f"{kind:<8} {len(t.latencies):>7} {t.rate:>7.1f} {t.percentile(50) * 1000:>8.1f} "
                   f"{t.percentile(95) * 1000:>8.1f} {t.percentile(99) * 1000:>8.1f}  {dict(t.errors) or '-'}")
+        t = everything
+        print(f"{'all':<8} {len(t.latencies):>7} {t.rate:>7.1f} {t.percentile(50) * 1000:>8.1f} "
+              f"{t.percentile(95) * 1000:>8.1f} {t.percentile(99) * 1000:>8.1f}  {sum(t.errors.values()) or '-'}")
+        if any("HTTP 429" in error for error in t.errors):
+            print("HTTP 429: the gateway's per-key rate limit (CRM_RATE_LIMIT, 600/minute by default) "
+                  "is below this rate")
+        if self.skipped:
+            print(f"skipped {self.skipped} turns: the suite did not keep up with {self.rate:g} requests/s "
+                  f"on {self.workers} workers")
         print(f"\nleads acknowledged {check['acknowledged']}, found {check['found']}, "
               f"missing {len(check['missing'])}, doubled {len(check['doubled'])}, "
               f"created without an answer {len(check['created_without_answer'])}")

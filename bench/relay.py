@@ -11,7 +11,9 @@ from kombu import Connection, Queue
 from nameko.standalone.events import event_dispatcher
 from sqlalchemy import func, insert, select
 
+from bench.env import CpuMeter
 from bench.report import Metric
+from shared.config import load_settings
 from shared.db import event_row, make_engine, service_metadata
 from shared.events import make_event
 from shared.outbox import OutboxRelay, event_exchange
@@ -40,7 +42,7 @@ def _drop(amqp_uri: str, queue: Queue) -> int:
         return depth
 
 
-def measure_relay(amqp_uri: str, db_url: str, rows: list[dict]) -> tuple[float, int]:
+def measure_relay(amqp_uri: str, db_url: str, rows: list[dict], meter: CpuMeter, cpu: dict) -> tuple[float, int]:
     metadata = service_metadata()
     engine = make_engine(db_url)
     metadata.create_all(engine, tables=[metadata.tables["outbox"]])
@@ -49,11 +51,12 @@ def measure_relay(amqp_uri: str, db_url: str, rows: list[dict]) -> tuple[float, 
     with engine.begin() as conn:
         conn.execute(insert(outbox), rows)
     queue = _bound_queue(amqp_uri, f"{SERVICE}.events")
-    relay = OutboxRelay(engine, outbox, amqp_uri, batch_size=200)
-    started = time.perf_counter()
-    while relay.drain_once():
-        pass
-    elapsed = time.perf_counter() - started
+    relay = OutboxRelay(engine, outbox, amqp_uri, batch_size=load_settings().relay_batch_size)
+    with meter.per_op(cpu, len(rows)):
+        started = time.perf_counter()
+        while relay.drain_once():
+            pass
+        elapsed = time.perf_counter() - started
     relay.stop()
     relay._drop_connection()
     with engine.connect() as conn:
@@ -63,20 +66,26 @@ def measure_relay(amqp_uri: str, db_url: str, rows: list[dict]) -> tuple[float, 
     return len(rows) / elapsed, _drop(amqp_uri, queue)
 
 
-def measure_dispatcher(amqp_uri: str, rows: list[dict]) -> tuple[float, int]:
+def measure_dispatcher(amqp_uri: str, rows: list[dict], meter: CpuMeter, cpu: dict) -> tuple[float, int]:
     queue = _bound_queue(amqp_uri, f"{SERVICE}.events")
     dispatch = event_dispatcher({"AMQP_URI": amqp_uri, "serializer": "json"})
     payloads = [(row["event_type"], json.loads(row["body"])) for row in rows]
-    started = time.perf_counter()
-    for event_type, body in payloads:
-        dispatch(SERVICE, event_type, body)
-    elapsed = time.perf_counter() - started
+    with meter.per_op(cpu, len(rows)):
+        started = time.perf_counter()
+        for event_type, body in payloads:
+            dispatch(SERVICE, event_type, body)
+        elapsed = time.perf_counter() - started
     return len(rows) / elapsed, _drop(amqp_uri, queue)
 
 
-def run(amqp_uri: str, db_url: str, count: int) -> Metric:
+def run(amqp_uri: str, db_url: str, count: int, meter: CpuMeter) -> Metric:
     rows = _events(count)
-    baseline, baseline_delivered = measure_dispatcher(amqp_uri, rows)
-    ours, delivered = measure_relay(amqp_uri, db_url, rows)
-    return Metric("outbox_relay", ours, baseline, "events/s", 3.0, details={
-        "events": count, "delivered": delivered, "baseline_delivered": baseline_delivered})
+    cpu_ours, cpu_baseline = {}, {}
+    baseline, baseline_delivered = measure_dispatcher(amqp_uri, rows, meter, cpu_baseline)
+    ours, delivered = measure_relay(amqp_uri, db_url, rows, meter, cpu_ours)
+    problems = [f"{what} delivered {n} of {count} events to the bound queue"
+                for what, n in (("relay", delivered), ("dispatcher", baseline_delivered)) if n != count]
+    return Metric("outbox_relay", ours, baseline, "events/s", 3.0, problems=problems,
+                  note=f"{count} events, each delivered once" if not problems else "",
+                  details={"events": count, "delivered": delivered, "baseline_delivered": baseline_delivered,
+                           "cpu_ms_per_op": {"ours": cpu_ours, "baseline": cpu_baseline}})

@@ -35,6 +35,12 @@ from shared.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 
+# kombu tries ``import librabbitmq`` for every new Connection object, and nameko
+# makes one per publish (each RPC request and reply); a failed import is not
+# remembered, so each try searches sys.path again (4% of the gateway's CPU).
+# We use py-amqp: make the import fail at once.
+sys.modules.setdefault("librabbitmq", None)
+
 # Domain errors are rebuilt as themselves on the calling side.
 for _cls in errors.ERRORS_BY_NAME.values():
     registry[f"{_cls.__module__}.{_cls.__name__}"] = _cls

@@ -49,6 +49,7 @@ class OutboxRelay:
         self._unconfirmed: set[int] = set()
         self._confirmed: set[int] = set()
         self._declared: set[str] = set()
+        self._backlog = False  # the last batch was full: more rows are probably waiting
 
     def wake(self) -> None:
         """Ask the relay to look at the outbox now rather than at the next poll."""
@@ -103,8 +104,20 @@ class OutboxRelay:
                 self._mark(conn, confirmed)
             return len(confirmed)
         with self.engine.begin() as conn:
+            if self._backlog and self.engine.dialect.name == "postgresql":
+                # Read the oldest rows in id order straight from the partial index
+                # ix_outbox_unpublished. Before autovacuum has analysed the table
+                # (a new database, a backlog written in one burst) the planner
+                # guesses a few dozen unpublished rows and fetches and sorts all
+                # of them, bodies included, on every pass: draining 20,000 rows
+                # took 16 ms a batch instead of 3.5, growing with the backlog.
+                # Only while a backlog is being drained (the last batch was
+                # full), so a relay keeping up pays no extra round trip; only
+                # this transaction is affected.
+                conn.exec_driver_sql("SET LOCAL enable_sort = off")
             # Row locks let several instances of a service relay side by side.
             rows = conn.execute(query.with_for_update(skip_locked=True)).all()
+            self._backlog = len(rows) >= self.batch_size
             confirmed = self._publish(rows)
             self._mark(conn, confirmed)
         return len(confirmed)
