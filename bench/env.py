@@ -15,7 +15,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg2
+from shared.throwaway import Throwaway
 
 PG_ADMIN = os.environ.get("CRM_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBIT = os.environ.get("CRM_BENCH_RABBIT", "guest:guest@127.0.0.1:5672")
@@ -26,51 +26,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def pg_execute(sql: str, url: str = PG_ADMIN) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
-class Throwaway:
-    """Vhosts and databases made for this run, dropped by :meth:`cleanup`."""
-
-    def __init__(self):
-        self.run_id = uuid.uuid4().hex[:8]
-        self.vhosts: list[str] = []
-        self.databases: list[str] = []
-
-    def vhost(self, label: str) -> str:
-        name = f"crm-bench-{self.run_id}-{label}"
-        rabbitmqctl("add_vhost", name)
-        rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-        self.vhosts.append(name)
-        return f"amqp://{RABBIT}/{name}"
-
-    def database(self, label: str) -> str:
-        name = f"crm_bench_{self.run_id}_{label}"
-        pg_execute(f'CREATE DATABASE "{name}"')
-        self.databases.append(name)
-        return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-    def cleanup(self) -> None:
-        for name in self.vhosts:
-            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True, timeout=60)
-        for name in self.databases:
-            try:
-                pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except psycopg2.Error:
-                pass
 
 
 class Suite:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from bench import conversion, gateway_write, lead_import, relay
 from bench.client import Api, expect
-from bench.env import CpuMeter, Suite, Throwaway
+from bench.env import PG_ADMIN, RABBIT, CpuMeter, Suite
 from bench.profile import profiling
 from bench.report import RESULTS, cpu_line, write
+from shared.throwaway import Throwaway
 
 SIZES = {  # full, quick
     "gateway_create_lead": (3000, 500),
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     size = {name: sizes[1 if args.quick else 0] for name, sizes in SIZES.items()}
     wanted = args.only or list(SIZES)
     started = time.monotonic()
-    throwaway = Throwaway()
+    throwaway = Throwaway("crm-bench", PG_ADMIN, RABBIT)
     suite = Suite(throwaway)
     metrics = []
     try:

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
-import psycopg2
 import pytest
 from sqlalchemy.orm import sessionmaker
 
@@ -23,6 +20,7 @@ from gateway.identity import ensure_admin_key, new_key_string
 from gateway.tests.helpers import unique
 from shared.config import Settings, load_settings
 from shared.migrate import upgrade
+from shared.throwaway import Throwaway
 
 PG_ADMIN = os.environ.get("CRM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBIT = os.environ.get("CRM_TEST_RABBIT", "guest:guest@127.0.0.1:5672")
@@ -30,56 +28,11 @@ MIGRATIONS = Path(gateway.__file__).parent / "migrations"
 JSON = "application/json"
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
-def _pg(sql: str) -> None:
-    conn = psycopg2.connect(PG_ADMIN)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
-
-
-class Backends:
-    """Vhosts and databases made for this run; all removed at its end."""
-
-    def __init__(self):
-        self.run = uuid.uuid4().hex[:10]
-        self.vhosts: list[str] = []
-        self.databases: list[str] = []
-
-    def vhost(self) -> str:
-        name = f"crm-gw-test-{self.run}-{len(self.vhosts)}"
-        _rabbitmqctl("add_vhost", name)
-        _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-        self.vhosts.append(name)
-        return f"amqp://{RABBIT}/{name}"
-
-    def database(self) -> str:
-        name = f"crm_gw_test_{self.run}_{len(self.databases)}"
-        _pg(f'CREATE DATABASE "{name}"')
-        self.databases.append(name)
-        return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-    def remove(self) -> None:
-        for name in self.vhosts:
-            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True, timeout=60)
-        for name in self.databases:
-            try:
-                _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except psycopg2.Error:
-                pass
-
-
 @pytest.fixture(scope="session")
 def backends():
-    made = Backends()
+    made = Throwaway("crm-gw-test", PG_ADMIN, RABBIT)
     yield made
-    made.remove()
+    made.cleanup()
 
 
 @pytest.fixture(scope="session")
