@@ -138,7 +138,9 @@ def _strip_accents(text: str) -> str:
 
 def normalise_company(value: str | None) -> str | None:
     """Case, accents, punctuation and trailing legal forms ("Sp. z o.o.", "Inc.") removed."""
-    text = _strip_accents((value or "").casefold())
+    # Compatibility forms first ("𝘈" is "A"), then case; case folding can add
+    # combining marks ("İ" folds to "i" plus a dot), so strip once more.
+    text = _strip_accents(_strip_accents(value or "").casefold())
     text = _SPACES.sub(" ", _PUNCTUATION.sub(" ", text)).strip()
     words = text.split(" ") if text else []
     changed = True

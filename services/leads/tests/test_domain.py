@@ -191,3 +191,9 @@ def test_conversion_payload_and_merge_rules():
     updates = domain.merge_fields({"email": None, "phone": "1", "tags": ["b"], "notes": "t"},
                                   {"email": "s@x.com", "phone": "2", "tags": ["a", "b"], "notes": "s"})
     assert updates == {"email": "s@x.com", "tags": ["a", "b"], "notes": "t\n---\ns"}
+
+
+@pytest.mark.parametrize("text", ["𝘈", "İstanbul", "ǅ", "ﬁrma"])
+def test_normalisation_of_compatibility_and_case_folding_characters_is_stable(text):
+    once = domain.normalise_company(text)
+    assert domain.normalise_company(once) == once
