@@ -52,8 +52,9 @@ def _keys(data: dict) -> domain.DedupeKeys:
     return domain.dedupe_keys(data.get("email"), data.get("phone"), data.get("company"))
 
 
-def find_duplicate(session: Session, keys: domain.DedupeKeys, exclude_id: str | None = None) -> Lead | None:
-    """The first live lead sharing a normalised email, phone or company name."""
+def find_duplicate(session: Session, keys: domain.DedupeKeys, exclude_id: str | None = None):
+    """The id and keys of the first live lead sharing a normalised email, phone
+    or company name (only those columns: this runs on every create)."""
     clauses = []
     if keys.email:
         clauses.append(Lead.email_norm == keys.email)
@@ -63,13 +64,14 @@ def find_duplicate(session: Session, keys: domain.DedupeKeys, exclude_id: str | 
         clauses.append(Lead.company_norm == keys.company)
     if not clauses:
         return None
-    query = select(Lead).where(or_(*clauses), Lead.merged_into_id.is_(None))
+    query = (select(Lead.id, Lead.email_norm, Lead.phone_norm, Lead.company_norm)
+             .where(or_(*clauses), Lead.merged_into_id.is_(None)))
     if exclude_id:
         query = query.where(Lead.id != exclude_id)
-    return session.scalars(query.order_by(Lead.created_at).limit(1)).first()
+    return session.execute(query.order_by(Lead.created_at).limit(1)).first()
 
 
-def duplicate_conflict(existing: Lead, keys: domain.DedupeKeys) -> Conflict:
+def duplicate_conflict(existing, keys: domain.DedupeKeys) -> Conflict:
     fields = domain.matching_fields(keys, _keys_of(existing))
     return Conflict(f"a lead with the same {', '.join(fields)} exists: {existing.id}",
                     errors={f: "matches an existing lead" for f in fields},
