@@ -67,3 +67,13 @@ def discover_services() -> dict[str, ServiceManifest]:
 def discover_extensions(group: str) -> dict[str, Callable[..., Any]]:
     """Every registered implementation of an extension point, by name."""
     return {ep.name: ep.load() for ep in entry_points(group=group)}
+
+
+def configured_extension(installed: dict[str, Callable[..., Any]], name: str, what: str, setting: str):
+    """An instance of the implementation a setting names; a name that is not
+    installed stops the service at start with the installed ones listed."""
+    try:
+        return installed[name]()
+    except KeyError:
+        raise RuntimeError(f"{what} {name!r} ({setting}) is not installed; installed: "
+                           f"{', '.join(sorted(installed))}") from None

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from shared.config import load_settings
 from shared.errors import Invalid
-from shared.plugins import discover_extensions
+from shared.plugins import configured_extension, discover_extensions
 
 SCORING_GROUP = "crm.leads.scoring"
 ASSIGNMENT_GROUP = "crm.leads.assignment"
@@ -28,12 +28,8 @@ def assignment_strategies() -> dict:
 @lru_cache(maxsize=1)
 def scoring_rule():
     """The scoring rule chosen by ``CRM_LEADS_SCORING_RULE`` (default ``rule_based``)."""
-    name = load_settings().scoring_rule
-    try:
-        return scoring_rules()[name]()
-    except KeyError:
-        raise RuntimeError(f"scoring rule {name!r} is not installed; installed: "
-                           f"{', '.join(scoring_rules())}") from None
+    return configured_extension(scoring_rules(), load_settings().scoring_rule, "scoring rule",
+                                "CRM_LEADS_SCORING_RULE")
 
 
 def assignment_strategy(name: str):

@@ -115,8 +115,7 @@ def update_account(uow: UnitOfWork, caller: dict, account_id: str, data: dict) -
 def follow_ups(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
     """Accounts whose next contact is due on ``as_of`` (today) or before: the
     overdue follow-ups list, most overdue first. A rep sees their own."""
-    as_of = filters.get("as_of") or utcnow().date()
-    as_of = as_of if isinstance(as_of, date) else date.fromisoformat(as_of)
+    as_of = domain.as_date(filters.get("as_of") or utcnow().date())
     query = scope(select(Account), Account, caller).where(
         Account.next_contact_on.is_not(None), Account.next_contact_on <= as_of,
         Account.lifecycle != domain.Lifecycle.FORMER.value)

@@ -55,16 +55,13 @@ def create_quote(uow: UnitOfWork, caller: dict, opportunity_id: str, valid_until
     totals = domain.totals(lines)
     versions = session.scalars(select(Quote.version).where(Quote.opportunity_id == opportunity.id)).all()
     quote = Quote(id=new_id(), opportunity_id=opportunity.id, version=domain.next_quote_version(versions),
-                  status=domain.QuoteStatus.DRAFT.value, valid_until=_date(valid_until),
+                  status=domain.QuoteStatus.DRAFT.value, valid_until=domain.as_date(valid_until),
                   lines=line_dicts(lines), amount=totals["amount"], cost=totals["cost"],
                   currency=opportunity.currency, created_at=utcnow())
     session.add(quote)
     session.flush()
     return quote_dict(quote)
 
-
-def _date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _quote(uow: UnitOfWork, caller: dict, quote_id: str) -> tuple[Quote, Opportunity]:
@@ -121,7 +118,7 @@ def create_contract(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]
     require_writer(caller, account)
     lines = domain.parse_lines(data["lines"])
     totals = domain.totals(lines)
-    start, end = _date(data["start_date"]), _date(data["end_date"]) if data.get("end_date") else None
+    start, end = domain.as_date(data["start_date"]), domain.as_date(data["end_date"]) if data.get("end_date") else None
     domain.check_contract_dates(start, end)
     contract = Contract(id=new_id(), account_id=account.id, owner_id=account.owner_id, team_id=account.team_id,
                         partner_id=account.partner_id, status=domain.ContractStatus.DRAFT.value,
@@ -145,8 +142,8 @@ def update_contract(uow: UnitOfWork, caller: dict, contract_id: str, data: dict)
     if contract.status != domain.ContractStatus.DRAFT.value:
         raise Conflict(f"a {contract.status} contract cannot be changed")
     check_version("contract", contract_id, contract.version, data.get("version"))
-    start = _date(data["start_date"]) if data.get("start_date") else contract.start_date
-    end = _date(data["end_date"]) if data.get("end_date") else (None if "end_date" in data else contract.end_date)
+    start = domain.as_date(data["start_date"]) if data.get("start_date") else contract.start_date
+    end = domain.as_date(data["end_date"]) if data.get("end_date") else (None if "end_date" in data else contract.end_date)
     frequency = data.get("billing_frequency", contract.billing_frequency)
     domain.check_contract_dates(start, end)
     schedule = _schedule(frequency, contract.total, contract.currency, start, end, data.get("instalments"))
@@ -177,7 +174,7 @@ def sign_contract(uow: UnitOfWork, caller: dict, contract_id: str) -> dict[str, 
 def terminate_contract(uow: UnitOfWork, caller: dict, contract_id: str, terminated_on, reason: str) -> dict[str, Any]:
     contract = _writable(uow, caller, contract_id)
     domain.check_contract_transition(domain.ContractStatus(contract.status), domain.ContractStatus.TERMINATED)
-    when = _date(terminated_on)
+    when = domain.as_date(terminated_on)
     if when < contract.start_date:
         raise Invalid("a contract cannot end before it starts", errors={"terminated_on": "before start_date"})
     contract.status, contract.terminated_at = domain.ContractStatus.TERMINATED.value, utcnow()
@@ -200,9 +197,9 @@ def list_contracts(session, caller: dict, filters: dict, limit: int, offset: int
         query = query.where(Contract.status == filters["status"])
     if filters.get("renewal_within_days"):
         today = utcnow().date()
+        # the window of domain.is_up_for_renewal, as a query
         query = query.where(Contract.status == domain.ContractStatus.SIGNED.value,
-                            Contract.end_date.is_not(None),
-                            Contract.end_date <= today + timedelta(days=filters["renewal_within_days"]))
+                            Contract.end_date.between(today, today + timedelta(days=filters["renewal_within_days"])))
     items, total = page(session, query, limit, offset,
                         ordering(Contract, filters.get("sort"), CONTRACT_SORT, "end_date"))
     return {"items": [contract_dict(c) for c in items], "total": total}

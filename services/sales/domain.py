@@ -266,14 +266,10 @@ def check_contract_dates(start: date, end: date | None) -> None:
         raise Invalid("a contract cannot end before it starts", errors={"end_date": "before start_date"})
 
 
+def as_date(value) -> date:
+    """A date from the wire (ISO string) or already parsed."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 def is_up_for_renewal(end: date | None, today: date, within_days: int) -> bool:
     return end is not None and today <= end <= today + timedelta(days=within_days)
-
-
-def can_write(caller: Mapping, owner_id: str | None, team_id: str | None) -> bool:
-    role = caller.get("role")
-    if role == "admin":
-        return True
-    if role == "manager":
-        return team_id == caller.get("team_id") or owner_id == caller.get("user_id")
-    return role == "rep" and owner_id == caller.get("user_id")

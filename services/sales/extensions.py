@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from shared.config import load_settings
-from shared.plugins import discover_extensions
+from shared.plugins import configured_extension, discover_extensions
 
 CADENCE_GROUP = "crm.sales.cadence"
 
@@ -21,9 +21,5 @@ def cadence_rules() -> dict:
 @lru_cache(maxsize=1)
 def cadence_rule():
     """The rule chosen by ``CRM_SALES_CADENCE_RULE`` (default ``standard``)."""
-    name = load_settings().cadence_rule
-    try:
-        return cadence_rules()[name]()
-    except KeyError:
-        raise RuntimeError(f"cadence rule {name!r} is not installed; installed: "
-                           f"{', '.join(cadence_rules())}") from None
+    return configured_extension(cadence_rules(), load_settings().cadence_rule, "cadence rule",
+                                "CRM_SALES_CADENCE_RULE")

@@ -12,12 +12,12 @@ role at that account.
 from __future__ import annotations
 
 import json
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import String, cast, false, func, or_, select
 
+from services.sales import domain
 from services.sales.accounts import account_dict, contact_dict, visible_contacts
 from services.sales.models import Account, AccountContact, AccountProduct, Contact, Product, Selection, new_id
 from services.sales.schemas import SelectionCriteria, load
@@ -38,9 +38,6 @@ def _has_any(column, values) -> Any:
     return or_(*(cast(column, String).like(pattern(v), escape="\\") for v in values)) if values else false()
 
 
-def _date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
-
 
 def _account_conditions(criteria: dict) -> list:
     conditions = [getattr(Account, name) == criteria[name] for name in ACCOUNT_FIELDS if criteria.get(name)]
@@ -52,14 +49,14 @@ def _account_conditions(criteria: dict) -> list:
         conditions.append(Account.id.in_(select(AccountProduct.account_id)
                                          .where(AccountProduct.product_id.in_(product_ids))))
     if criteria.get("last_purchase_after"):
-        conditions.append(Account.last_purchase_on >= _date(criteria["last_purchase_after"]))
+        conditions.append(Account.last_purchase_on >= domain.as_date(criteria["last_purchase_after"]))
     if criteria.get("last_purchase_before"):
-        conditions.append(Account.last_purchase_on < _date(criteria["last_purchase_before"]))
+        conditions.append(Account.last_purchase_on < domain.as_date(criteria["last_purchase_before"]))
     if criteria.get("last_contact_after"):
-        conditions.append(Account.last_contacted_on >= _date(criteria["last_contact_after"]))
+        conditions.append(Account.last_contacted_on >= domain.as_date(criteria["last_contact_after"]))
     if criteria.get("last_contact_before"):
         conditions.append(or_(Account.last_contacted_on.is_(None),
-                              Account.last_contacted_on < _date(criteria["last_contact_before"])))
+                              Account.last_contacted_on < domain.as_date(criteria["last_contact_before"])))
     if criteria.get("lifetime_value_min") is not None:
         conditions.append(Account.lifetime_value >= Decimal(str(criteria["lifetime_value_min"])))
     if criteria.get("lifetime_value_max") is not None:

@@ -2,12 +2,11 @@
 and approved plans are consolidated and announced to reports."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
-from services.sales import planning
+from services.sales import domain, planning
 from services.sales.models import Target, new_id
 from services.sales.schemas import TARGET_SORT
 from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible
@@ -30,9 +29,6 @@ def target_dict(target: Target) -> dict[str, Any]:
             "version": target.version, "created_at": as_utc(target.created_at).isoformat()}
 
 
-def _date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
-
 
 def _readable(caller: dict) -> None:
     require_role(caller, "rep", "manager", "admin", "ops")
@@ -52,7 +48,7 @@ def create_target(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
         if caller["role"] == "manager" and team_id != caller.get("team_id"):
             raise Forbidden("a manager drafts targets for reps of their own team")
     period = planning.Period(data["period"])
-    start = _date(data["period_start"])
+    start = domain.as_date(data["period_start"])
     end = planning.period_end(period, start)
     lines = planning.parse_target_lines(data["lines"])
     existing = uow.session.scalars(select(Target.id).where(
@@ -139,9 +135,9 @@ def _filtered(caller: dict, filters: dict):
         if filters.get(name):
             query = query.where(getattr(Target, name) == filters[name])
     if filters.get("from"):
-        query = query.where(Target.period_start >= _date(filters["from"]))
+        query = query.where(Target.period_start >= domain.as_date(filters["from"]))
     if filters.get("to"):
-        query = query.where(Target.period_end <= _date(filters["to"]))
+        query = query.where(Target.period_end <= domain.as_date(filters["to"]))
     return query
 
 

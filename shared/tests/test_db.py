@@ -40,3 +40,4 @@ def test_events_are_written_with_the_commit_and_not_after_a_rollback(tmp_path):
         assert conn.scalar(select(func.count()).select_from(outbox)) == 2
     assert woken == [1]
     engine.dispose()
+

@@ -145,8 +145,13 @@ def test_renewals_list_shows_signed_contracts_ending_soon(service):
         "end_date": (date.today() + timedelta(days=300)).isoformat(), "billing_frequency": "one_off",
         "lines": [{"description": "Year", "quantity": "1", "unit_price": "500.00", "unit_cost": "100.00"}]})
     service.sign_contract(REP, later["id"])
+    ended = service.create_contract(REP, {
+        "account_id": account["id"], "currency": "EUR", "start_date": (date.today() - timedelta(days=60)).isoformat(),
+        "end_date": (date.today() - timedelta(days=1)).isoformat(), "billing_frequency": "one_off",
+        "lines": [{"description": "Past", "quantity": "1", "unit_price": "5.00", "unit_cost": "1.00"}]})
+    service.sign_contract(REP, ended["id"])
     renewals = service.list_contracts(REP, {"renewal_within_days": 30}, 50, 0)["items"]
-    assert [c["id"] for c in renewals] == [soon["id"]]
+    assert [c["id"] for c in renewals] == [soon["id"]]  # not the one that already ended
 
 
 MANAGER = {"user_id": "mgr-a", "role": "manager", "team_id": "team-a", "branch_id": "branch-1",
