@@ -11,16 +11,15 @@ from marshmallow import Schema, fields
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from gateway import identity
+from gateway import identity, idempotency
 from gateway.models import ApiKey, Branch, Partner, Team, User
 from gateway.schemas import (ApiKeyCreated, ApiKeyIn, ApiKeyOut, ApiKeyQuery, Caller, Entity, Named,
                              PageArgs, TeamIn, UserIn, UserOut, UserPatch)
-from gateway.toolkit import current_caller, page, require_roles
+from gateway.toolkit import current_caller, page, policy
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound
 
 blueprint = Blueprint("identity", __name__, url_prefix="/api/v1", description="Users, teams, partners and API keys")
-admin_only = require_roles("admin")
 log = logging.getLogger(__name__)
 
 
@@ -69,16 +68,16 @@ def directory(path: str, model, schema_in, what: str) -> None:
 
     @blueprint.route(f"/{path}", endpoint=f"{path}_collection")
     class Collection(MethodView):
-        decorators = [admin_only]
-
         @blueprint.arguments(PageArgs(), location="query")
         @blueprint.response(200, EntityList)
+        @policy("identity.read")
         def get(self, args):
             with unit_of_work() as uow:
                 return _page(uow.session, model, args, model.name)
 
         @blueprint.arguments(schema_in())
         @blueprint.response(201, Entity)
+        @policy("identity.write")
         def post(self, data):
             with unit_of_work() as uow:
                 identity.check_refs(uow.session, data)
@@ -91,9 +90,8 @@ def directory(path: str, model, schema_in, what: str) -> None:
 
     @blueprint.route(f"/{path}/<ident>", endpoint=f"{path}_item")
     class Item(MethodView):
-        decorators = [admin_only]
-
         @blueprint.response(200, Entity)
+        @policy("identity.read")
         def get(self, ident):
             with unit_of_work() as uow:
                 return _get(uow.session, model, ident, what)
@@ -107,16 +105,16 @@ directory("partners", Partner, Named, "partner")
 
 @blueprint.route("/users")
 class Users(MethodView):
-    decorators = [admin_only]
-
     @blueprint.arguments(PageArgs(), location="query")
     @blueprint.response(200, _list_schema(UserOut))
+    @policy("identity.read")
     def get(self, args):
         with unit_of_work() as uow:
             return _page(uow.session, User, args, User.name)
 
     @blueprint.arguments(UserIn())
     @blueprint.response(201, UserOut)
+    @policy("identity.write")
     def post(self, data):
         with unit_of_work() as uow:
             return identity.create_user(uow, data)
@@ -124,15 +122,15 @@ class Users(MethodView):
 
 @blueprint.route("/users/<user_id>")
 class OneUser(MethodView):
-    decorators = [admin_only]
-
     @blueprint.response(200, UserOut)
+    @policy("identity.read")
     def get(self, user_id):
         with unit_of_work() as uow:
             return _get(uow.session, User, user_id, "user")
 
     @blueprint.arguments(UserPatch())
     @blueprint.response(200, UserOut)
+    @policy("identity.write")
     def patch(self, data, user_id):
         with unit_of_work() as uow:
             return identity.update_user(uow, user_id, data)
@@ -140,7 +138,7 @@ class OneUser(MethodView):
 
 @blueprint.route("/users/<user_id>/deactivate", methods=["POST"])
 @blueprint.response(200, UserOut)
-@admin_only
+@policy("identity.write")
 def deactivate_user(user_id):
     """A departing user: their keys stop working; reassign their leads with POST /leads/reassign."""
     with unit_of_work() as uow:
@@ -149,10 +147,9 @@ def deactivate_user(user_id):
 
 @blueprint.route("/api-keys")
 class ApiKeys(MethodView):
-    decorators = [admin_only]
-
     @blueprint.arguments(ApiKeyQuery(), location="query")
     @blueprint.response(200, _list_schema(ApiKeyOut))
+    @policy("identity.read")
     def get(self, args):
         """Keys without their secrets (``prefix`` tells them apart), optionally of one user."""
         where = [ApiKey.user_id == args["user_id"]] if args.get("user_id") else []
@@ -161,8 +158,13 @@ class ApiKeys(MethodView):
 
     @blueprint.arguments(ApiKeyIn())
     @blueprint.response(201, ApiKeyCreated)
+    @policy("identity.write")
     def post(self, data):
-        """Create a key; the full key is in this answer only (it is stored hashed)."""
+        """Create a key; the full key is in this answer only (it is stored hashed).
+
+        A retry with the same ``Idempotency-Key`` gets this answer without ``key``:
+        revoke that key and create another if the first answer was lost."""
+        idempotency.withhold("key")
         with unit_of_work() as uow:
             record, key = identity.create_api_key(uow, data["user_id"], data["name"])
             record.key = key  # shown in this answer only; not a column
@@ -171,16 +173,16 @@ class ApiKeys(MethodView):
 
 @blueprint.route("/api-keys/<key_id>/revoke", methods=["POST"])
 @blueprint.response(200, ApiKeyOut)
-@admin_only
+@policy("identity.write")
 def revoke_key(key_id):
+    """A revoked key stops working; the last key of the last active admin cannot be revoked (409)."""
     with unit_of_work() as uow:
-        record = _get(uow.session, ApiKey, key_id, "API key")
-        record.revoked_at = record.revoked_at or utcnow()
-        return record
+        return identity.revoke_api_key(uow, key_id)
 
 
 @blueprint.route("/me")
 @blueprint.response(200, Caller)
+@policy("me.read")
 def me():
     """Who the key in this request belongs to."""
-    return current_caller()
+    return current_caller().to_context()

@@ -4,10 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask, g
-from flask_smorest import Api
 from sqlalchemy.orm import sessionmaker
 
-from gateway import admin, auth, health, idempotency, limits, openapi, problems
+from gateway import admin, auth, docs, edge, health, idempotency, limits, openapi, problems
 from gateway.keycache import KeyCache
 from gateway.models import metadata
 from gateway.rpc import RpcPool
@@ -38,8 +37,8 @@ def create_app(settings: Settings | None = None, start_relay: bool = True) -> Fl
     settings = settings or load_settings()
     app = Flask("crm-gateway")
     openapi.configure(app)
-    app.config["MAX_CONTENT_LENGTH"] = 200 * 1024 * 1024
-    engine = make_engine(settings.database_url("gateway"))
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes  # raised per request for uploads (edge)
+    engine = make_engine(settings.database_url("gateway"), busy_timeout=settings.sqlite_busy_timeout)
     sessions = sessionmaker(engine, expire_on_commit=False)
     relay = OutboxRelay(engine, metadata.tables["outbox"], settings.amqp_uri,
                         batch_size=settings.relay_batch_size, poll_interval=settings.relay_poll_interval)
@@ -49,10 +48,12 @@ def create_app(settings: Settings | None = None, start_relay: bool = True) -> Fl
         RpcPool(settings, timeout=READINESS_TIMEOUT, size=max(2, len(manifests))), relay, manifests,
         KeyCache(settings.auth_cache_seconds))
 
-    # Order matters: who is calling, then their rate limit, then idempotency.
+    # Order matters: who is calling, then their rate limit, then the body, then idempotency.
     app.before_request(auth.assign_request_id)
+    app.before_request(edge.check_headers)
     app.before_request(auth.authenticate_request)
     limiter = limits.install(app, settings)
+    app.before_request(edge.check_body)
     app.before_request(idempotency.before)
     app.after_request(idempotency.after)
 
@@ -63,11 +64,13 @@ def create_app(settings: Settings | None = None, start_relay: bool = True) -> Fl
 
     app.teardown_request(auth.forget_request_id)
 
-    api = Api(app)
+    api = openapi.CrmApi(app)
     openapi.register_converters(api)
     problems.register(app)
     api.register_blueprint(health.blueprint)
     limiter.exempt(health.blueprint)
+    app.register_blueprint(docs.blueprint)  # not an API operation: kept out of the document
+    limiter.exempt(docs.blueprint)
     api.register_blueprint(admin.blueprint)
     for manifest in manifests.values():
         if manifest.blueprint:

@@ -5,11 +5,15 @@ import re
 import uuid
 from datetime import timedelta
 
+from dataclasses import replace
+
 from flask import current_app, g, request
 from werkzeug.exceptions import Unauthorized
 
 from gateway.identity import authenticate
-from shared.db import as_utc, utcnow
+from gateway.limits import auth_failures
+from shared.caller import Caller
+from shared.db import utcnow
 from shared.logcontext import set_request_id
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -42,28 +46,33 @@ def authenticate_request() -> None:
     g.key_id = None
     if _is_public():
         return
+    failures = auth_failures()
+    failures.refuse_if_exhausted()  # before the key is looked at: guessing costs nothing
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
+        failures.record()
         raise Unauthorized("send your API key as 'Authorization: Bearer <key>'")
     key = key.strip()
     state = current_app.extensions["crm"]
     cached = state.keys.get(key)
     if cached is not None:
-        g.key_id, g.caller = cached.key_id, {**cached.caller, "request_id": g.request_id}
+        g.key_id, g.caller = cached.key_id, replace(cached.caller, request_id=g.request_id)
         return
     session = state.sessions()
     try:
         found = authenticate(session, key)
         if found is None:
+            failures.record()
             raise Unauthorized("the API key is unknown or revoked, or its user is inactive")
         record, user = found
         now = utcnow()
-        if record.last_used_at is None or now - as_utc(record.last_used_at) > _TOUCH_EVERY:
+        if record.last_used_at is None or now - record.last_used_at > _TOUCH_EVERY:
             record.last_used_at = now
             session.commit()
-        caller = {"user_id": user.id, "name": user.name, "role": user.role, "team_id": user.team_id,
-                  "branch_id": user.branch_id, "partner_id": user.partner_id}
+        caller = Caller.from_context({"user_id": user.id, "name": user.name, "role": user.role,
+                                      "team_id": user.team_id, "branch_id": user.branch_id,
+                                      "partner_id": user.partner_id})
         state.keys.put(key, record.id, caller)
-        g.key_id, g.caller = record.id, {**caller, "request_id": g.request_id}
+        g.key_id, g.caller = record.id, replace(caller, request_id=g.request_id)
     finally:
         session.close()

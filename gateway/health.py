@@ -8,10 +8,10 @@ from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from gateway.toolkit import public
+from shared.caller import Caller, Role
 
 blueprint = Blueprint("health", __name__, description="Liveness and readiness")
-PROBE_CALLER = {"user_id": None, "name": "readyz", "role": "ops", "team_id": None, "branch_id": None,
-                "partner_id": None, "request_id": "readyz"}
+PROBE_CALLER = Caller(user_id=None, role=Role.OPS, name="readyz", request_id="readyz")
 
 
 @blueprint.route("/healthz")
@@ -27,7 +27,9 @@ def healthz():
 @public
 def readyz():
     """Ready (200) when the gateway's database answers and every installed service
-    answers a ping within 2 s; otherwise 503, naming what is down."""
+    answers a ping within 2 s, which it does only while it can write its own
+    database; otherwise 503, naming what is down ("not running" when nothing
+    consumes the service's queue, "cannot use its database" during a storage fault)."""
     state = current_app.extensions["crm"]
     database = _database(state.sessions)
     names = list(state.services)
@@ -51,6 +53,6 @@ def _database(sessions) -> str:
 
 def _ping(pool, name: str) -> str:
     try:
-        return "ok" if pool.call(name, "ping", PROBE_CALLER) == "pong" else "down: unexpected answer"
+        return "ok" if pool.call(name, "ping", PROBE_CALLER.to_context(), signed_as=PROBE_CALLER) == "pong" else "down: unexpected answer"
     except Exception as exc:  # ServiceUnavailable, a remote error: all mean not ready
         return f"down: {getattr(exc, 'detail', None) or exc.__class__.__name__}"

@@ -21,14 +21,15 @@ import secrets
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import ApiKey, Branch, Partner, Team, User, metadata
+from shared.caller import ROLES as CALLER_ROLES
 from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, Invalid, NotFound
 
-ROLES = ("rep", "manager", "admin", "partner", "ops")
+ROLES = CALLER_ROLES  # every role the policy knows (shared.caller.Role)
 # Key ids are uuid4s; 16 hex digits were the ids of the first keys ever made (migration 0001).
 _KEY_SHAPE = re.compile(r"^crm_([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16})_(.+)$")
 USER_FIELDS = ("name", "email", "role", "team_id", "branch_id", "partner_id", "territory",
@@ -107,17 +108,55 @@ def create_user(uow: UnitOfWork, data: dict) -> User:
 
 
 def update_user(uow: UnitOfWork, user_id: str, data: dict) -> User:
-    """Change the given fields (``active=False`` deactivates); emits gateway.user_changed."""
+    """Change the given fields (``active=False`` deactivates); emits gateway.user_changed.
+
+    Demoting or deactivating the last active admin who holds a working key is a
+    :class:`Conflict`: nobody could administer the suite through the API any more."""
     user = uow.session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
+    was_admin = user.active and user.role == "admin"
+    if was_admin:
+        _lock_admins(uow.session)
     for name, value in data.items():
         if name in USER_FIELDS:
             setattr(user, name, value)
     _check_user(uow.session, user)
     uow.session.flush()
+    if was_admin and not (user.active and user.role == "admin"):
+        _keep_an_admin(uow.session, f"{'deactivating' if not user.active else 'demoting'} user {user.id}")
     _emit_user(uow, user)
     return user
+
+
+def revoke_api_key(uow: UnitOfWork, key_id: str) -> ApiKey:
+    """Revoke a key (again is a no-op); refuses (:class:`Conflict`) to revoke the last
+    working key of the last active admin."""
+    record = uow.session.get(ApiKey, key_id)
+    if record is None:
+        raise NotFound(f"API key {key_id} not found")
+    if record.revoked_at is None:
+        _lock_admins(uow.session)
+        record.revoked_at = utcnow()
+        uow.session.flush()
+        _keep_an_admin(uow.session, f"revoking API key {key_id}")
+    return record
+
+
+def _lock_admins(session: Session) -> None:
+    """Two admins locking each other out at the same moment: the second waits, then
+    sees the first's change (PostgreSQL; SQLite has one writer at a time anyway)."""
+    session.execute(select(User.id).where(User.role == "admin").order_by(User.id).with_for_update())
+
+
+def _keep_an_admin(session: Session, change: str) -> None:
+    """Refuse a change (already flushed, rolled back with the unit of work) that
+    leaves no active admin with a working key."""
+    left = session.scalar(select(func.count(User.id.distinct())).join(ApiKey, ApiKey.user_id == User.id)
+                          .where(User.role == "admin", User.active.is_(True), ApiKey.revoked_at.is_(None)))
+    if not left:
+        raise Conflict(f"{change} would leave no active admin with a working API key; "
+                       "give another admin a key first", extra={"reason": "last_admin"})
 
 
 def create_api_key(uow: UnitOfWork, user_id: str, name: str, key: str | None = None) -> tuple[ApiKey, str]:

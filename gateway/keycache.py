@@ -13,11 +13,13 @@ import threading
 import time
 from dataclasses import dataclass
 
+from shared.caller import Caller
+
 
 @dataclass(frozen=True)
 class Entry:
     key_id: str
-    caller: dict          # the caller context without the request id
+    caller: Caller        # without the request id
     expires: float
 
 
@@ -40,13 +42,13 @@ class KeyCache:
             return None
         return entry
 
-    def put(self, key: str, key_id: str, caller: dict) -> None:
+    def put(self, key: str, key_id: str, caller: Caller) -> None:
         if self.ttl <= 0:
             return
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
-            self._entries[self._digest(key)] = Entry(key_id, dict(caller), time.monotonic() + self.ttl)
+            self._entries[self._digest(key)] = Entry(key_id, caller, time.monotonic() + self.ttl)
 
     def clear(self) -> None:
         with self._lock:

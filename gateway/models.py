@@ -4,17 +4,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import add_messaging_tables, utcnow
+from shared.db import Instant, add_messaging_tables, utcnow
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s",
 })
 add_messaging_tables(metadata)
-When = DateTime(timezone=True)
+When = Instant  # aware UTC on PostgreSQL and SQLite alike
 
 
 def new_id() -> str:
@@ -78,7 +78,8 @@ class ApiKey(Base):
 
 
 class IdempotencyRecord(Base):
-    """The first answer to a POST with an ``Idempotency-Key``; ``status`` is NULL while in flight."""
+    """The first answer to a POST with an ``Idempotency-Key``, without its secrets, kept
+    ``CRM_IDEMPOTENCY_TTL_HOURS``; ``status`` is NULL while in flight."""
     __tablename__ = "idempotency_records"
     __table_args__ = (UniqueConstraint("key_id", "idempotency_key", name="uq_idempotency_key"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -90,4 +91,4 @@ class IdempotencyRecord(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     body: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow, index=True)  # expiry

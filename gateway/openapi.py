@@ -1,21 +1,37 @@
 """The OpenAPI document's settings, and how our fields appear in it."""
 from __future__ import annotations
 
+import http
+
+from apispec import BasePlugin
 from flask import Flask
 from flask_smorest import Api
-from marshmallow import fields
+from flask_smorest.utils import prepare_response
+from marshmallow import INCLUDE, Schema, fields, validate
+
+from gateway.docs import ASSETS_URL
+from shared.fields import DefaultCap
+
+PROBLEM = "application/problem+json"
+# Every operation may answer these as problem details (gateway/problems.py):
+# malformed, no key, not allowed, not found, conflict, too large, wrong media
+# type, invalid, rate limited, service down.
+PROBLEM_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 
 DESCRIPTION = ("Errors are RFC 9457 problem details (application/problem+json). POST accepts an "
                "Idempotency-Key header; every answer carries X-Request-ID.")
 
 
 def configure(app: Flask) -> None:
-    """flask-smorest settings: JSON at /api/v1/openapi.json, Swagger UI at /api/docs."""
+    """flask-smorest settings: JSON at /api/v1/openapi.json, Swagger UI at /api/docs
+    (its assets under /api/docs/assets/, from gateway.docs)."""
     app.config.update(
         API_TITLE="CRM Suite", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api", OPENAPI_JSON_PATH="v1/openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # served by the gateway itself from the pinned swagger-ui-bundle (gateway/docs.py);
+        # no validator badge: it would call validator.swagger.io
+        OPENAPI_SWAGGER_UI_URL=ASSETS_URL, OPENAPI_SWAGGER_UI_CONFIG={"validatorUrl": None},
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
@@ -24,6 +40,51 @@ def configure(app: Flask) -> None:
             "info": {"description": DESCRIPTION},
         },
     )
+
+
+class Problem(Schema):
+    """RFC 9457 problem details, as every error of the gateway is answered; a
+    problem may carry more members (``allowed``, ``existing_lead_id``, ``service``...)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(metadata={"description": "a URI naming the kind of problem; about:blank"})
+    title = fields.String(metadata={"description": "short, the same for every problem of its kind"})
+    status = fields.Integer(metadata={"description": "the HTTP status code"})
+    detail = fields.String(metadata={"description": "what went wrong this time, for a person"})
+    instance = fields.String(metadata={"description": "the path of the request"})
+    request_id = fields.String(metadata={"description": "the X-Request-ID, to quote in a report"})
+    errors = fields.Dict(metadata={"description": "per field: what is wrong with it"})
+
+
+class CrmApi(Api):
+    """flask-smorest's Api whose error responses are documented as problem
+    details (``application/problem+json``), declared once here for every operation."""
+
+    ERROR_SCHEMA = Problem
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Any other error, as problem details", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+
+class ProblemResponses(BasePlugin):
+    """Adds the problem responses of :data:`PROBLEM_STATUSES` to each operation
+    that does not declare its own."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            responses = operation.setdefault("responses", {})
+            for status in PROBLEM_STATUSES:
+                responses.setdefault(str(status), http.HTTPStatus(status).name)
 
 
 def decimal_as_string(self, field, ret, **_):
@@ -41,5 +102,20 @@ def decimal_as_string(self, field, ret, **_):
     return {"type": "string", "format": "decimal", **extra}
 
 
+def default_cap_undocumented(self, field, ret, **_):
+    """A container's default cap (``shared.fields.DefaultCap``) bounds requests
+    only; documented, it would make longer answers look wrong."""
+    lengths = [v for v in getattr(field, "validators", ()) if isinstance(v, validate.Length)]
+    if lengths and all(isinstance(v, DefaultCap) for v in lengths):
+        ret.pop("maxItems", None)
+        ret.pop("maxProperties", None)
+    return {}
+
+
 def register_converters(api: Api) -> None:
+    """Our field conversions and the problem responses; call before registering blueprints."""
     api.ma_plugin.converter.add_attribute_function(decimal_as_string)
+    api.ma_plugin.converter.add_attribute_function(default_cap_undocumented)
+    plugin = ProblemResponses()
+    plugin.init_spec(api.spec)
+    api.spec.plugins.append(plugin)

@@ -6,9 +6,11 @@ import logging
 from flask import Flask, Response, json, request
 from marshmallow import Schema
 from nameko.exceptions import RemoteError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from gateway.rpc import ServiceUnavailable
+from shared.db import is_storage_fault
 from shared.errors import DomainError
 from shared.logcontext import get_request_id
 
@@ -32,7 +34,22 @@ def problem(status: int, title: str, detail: str | None = None, **extra) -> Resp
 
 
 def _domain(error: DomainError) -> Response:
-    return problem(error.status, error.title, error.detail, errors=error.errors, **error.extra)
+    response = problem(error.status, error.title, error.detail, errors=error.errors, **error.extra)
+    if error.status == 503:  # DeadlinePassed, StorageUnavailable: worth a retry soon
+        log.warning("503: %s", error.detail)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _database(error: SQLAlchemyError) -> Response:
+    """The gateway's own database: a storage fault is a 503 to retry, anything else a bug."""
+    if not is_storage_fault(error):
+        return _unexpected(error)
+    log.warning("503: the gateway's database failed: %s", error.__class__.__name__)
+    response = problem(503, "Storage unavailable", "the gateway cannot use its database just now; "
+                                                   "try again later")
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _unavailable(error: ServiceUnavailable) -> Response:
@@ -60,7 +77,8 @@ def _http(error: HTTPException) -> Response:
             return problem(400, "Malformed request", "the body must be a JSON object",
                            errors=errors)
         return problem(422, "Invalid input", "the request has invalid fields", errors=errors)
-    response = problem(error.code or 500, error.name, error.description)
+    title = "Malformed request" if error.code == 400 else error.name
+    response = problem(error.code or 500, title, error.description)
     for name, value in error.get_headers():
         if name in _KEPT_HEADERS:
             response.headers[name] = value
@@ -87,4 +105,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(ServiceUnavailable, _unavailable)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(RemoteError, _remote)
+    app.register_error_handler(SQLAlchemyError, _database)
     app.register_error_handler(Exception, _unexpected)

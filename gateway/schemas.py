@@ -1,7 +1,9 @@
 """Request and response schemas of the gateway's own (identity) endpoints."""
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
 from gateway.identity import ROLES
+from shared import fields
+from shared.bounds import MAX_OFFSET
 
 
 class Strict(Schema):
@@ -74,12 +76,13 @@ class ApiKeyOut(Schema):
 
 
 class ApiKeyCreated(ApiKeyOut):
-    key = fields.String(metadata={"description": "the full key; shown only in this answer"})
+    key = fields.String(metadata={"description": "the full key; shown only in this answer "
+                                                 "(an Idempotency-Key replay leaves it out)"})
 
 
 class PageArgs(Strict):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class ApiKeyQuery(PageArgs):

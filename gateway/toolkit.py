@@ -1,4 +1,4 @@
-"""What a service's gateway blueprint needs: the caller, RPC calls, roles, paging links.
+"""What a service's gateway blueprint needs: the caller, RPC calls, the policy action, paging links.
 
 A blueprint (``services/<name>/api.py``) imports only from here, so the
 gateway's internals can change without touching the services' routes.
@@ -12,25 +12,38 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import current_app, g, request
+from flask_smorest import Blueprint
 from werkzeug.exceptions import Forbidden
 
+from gateway import idempotency
 
-def current_caller() -> dict:
-    """The caller context sent as the first argument of every RPC call:
-    user_id, name, role, team_id, branch_id, partner_id, request_id."""
+from shared import policy as shared_policy
+from shared.caller import Caller
+
+
+def current_caller() -> Caller:
+    """Who is calling; its context goes as the first argument of every RPC call."""
     return g.caller
 
 
-def require_roles(*roles: str):
-    """Refuse (403) callers whose role is not in ``roles``."""
+def policy(action: str):
+    """State which policy action (``shared.policy.POLICY``) a route performs.
+
+    Roles with no reach at all for it are refused (403) here, before any RPC;
+    the service decides about the records themselves. The action is shown in
+    the OpenAPI document as ``x-crm-policy``, where the authorization matrix
+    test finds it. An action missing from the table fails at import.
+    """
+    roles = shared_policy.roles_for(action)
+
     def decorator(fn):
         @wraps(fn)
         def wrapper(*args, **kwargs):
             caller = getattr(g, "caller", None)
-            if caller is None or caller["role"] not in roles:
+            if caller is None or not shared_policy.allows(caller, action):
                 raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
             return fn(*args, **kwargs)
-        return wrapper
+        return Blueprint.doc(**{"x-crm-policy": action})(wrapper)
     return decorator
 
 
@@ -41,6 +54,21 @@ def public(fn):
     """
     fn.crm_public = True
     return fn
+
+
+def upload(fn):
+    """Let this view receive a multipart upload of up to ``settings.max_upload_bytes``;
+    every other view takes a JSON body of up to ``settings.max_body_bytes`` (gateway.edge).
+
+    Apply it below ``@blueprint.route``, like ``public``."""
+    fn.crm_upload = True
+    return fn
+
+
+def secret_answer(*members: str) -> None:
+    """This answer shows these top-level members once (a new key, a feed address):
+    they are kept out of the stored Idempotency-Key record and so out of a replay."""
+    idempotency.withhold(*members)
 
 
 def to_wire(value: Any) -> Any:
@@ -63,12 +91,15 @@ def call(service: str, method: str, *args, **kwargs):
     a service that is not running or does not answer in time raises
     ``ServiceUnavailable``, which the gateway answers with 503.
     """
-    return rpc_pool().call(service, method, current_caller(), *to_wire(list(args)), **to_wire(kwargs))
+    caller = current_caller()
+    return rpc_pool().call(service, method, caller.to_context(), *to_wire(list(args)), signed_as=caller,
+                           answer_key=idempotency.answer_key(service, method), **to_wire(kwargs))
 
 
 def call_anonymous(service: str, method: str, *args, **kwargs):
-    """An RPC call without a caller context, for the few methods that take none."""
-    return rpc_pool().call(service, method, *to_wire(list(args)), **to_wire(kwargs))
+    """An RPC call without a caller, for the few methods that take none (signed as anonymous)."""
+    return rpc_pool().call(service, method, *to_wire(list(args)),
+                           answer_key=idempotency.answer_key(service, method), **to_wire(kwargs))
 
 
 def rpc_pool():

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, pool
 def run_migrations(target_metadata) -> None:
     config = context.config
     url = config.get_main_option("sqlalchemy.url")
-    connectable = create_engine(url, poolclass=pool.NullPool)
+    connectable = create_engine(url, poolclass=pool.NullPool, hide_parameters=True)
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,
                           version_table=config.get_main_option("version_table") or "alembic_version",

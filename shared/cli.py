@@ -2,6 +2,7 @@
 and look after parked events."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,8 @@ def migrate() -> None:
     from shared.topology import declare_consumer_queues
 
     settings = load_settings()
+    if settings.data_dir.exists():
+        private_data_dir(settings)  # SQLite files made below get a private directory anyway
     manifests = discover_services()
     upgrade(_gateway_migrations(), settings.database_url("gateway"))
     click.echo("migrated gateway")
@@ -45,14 +48,27 @@ def admin_key(settings) -> str:
     if settings.admin_key:
         return settings.admin_key
     path = settings.data_dir / "admin.key"
+    private_data_dir(settings)
     if path.exists():
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # left readable by an older version
         return path.read_text().strip()
     from gateway.identity import new_key_string
     key = new_key_string()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(key)
-    path.chmod(0o600)
+    # Created 0600, never chmodded afterwards: no moment where others may read it.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key)
     return key
+
+
+def private_data_dir(settings) -> None:
+    """``CRM_DATA_DIR`` (databases, the admin key) exists and is for its owner alone (0700)."""
+    from shared.db import private_files
+    with private_files():
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if settings.data_dir.stat().st_mode & 0o077:
+        settings.data_dir.chmod(0o700)
 
 
 def _identity_session():
@@ -73,6 +89,9 @@ def up(wait: bool) -> None:
     settings = load_settings()
     click.get_current_context().invoke(migrate)
     key = admin_key(settings)
+    if settings.caller_signing_key is None:
+        from shared.signing import ensure_key_pair
+        ensure_key_pair(settings.data_dir)  # before the gateway and the services look for it
     ensure_admin_key(_identity_session(), key)
     for name in discover_services():
         click.echo(f"started {name} (pid {start_process(name, service_argv(name))})")
@@ -126,35 +145,91 @@ def leads() -> None:
 @click.option("--mapping", help='JSON object: file column -> lead field, e.g. \'{"Firma": "company"}\'')
 @click.option("--api-key", envvar="CRM_API_KEY", help="defaults to the admin key of `crm up`")
 @click.option("--url", envvar="CRM_URL", help="gateway base URL")
-def leads_import(file: Path, mapping: str | None, api_key: str | None, url: str | None) -> None:
-    """Import a CSV or XLSX FILE of leads through the gateway and follow its progress."""
-    import requests
+@click.option("--follow/--no-follow", default=True, help="follow the job until its rows are imported")
+def leads_import(file: Path, mapping: str | None, api_key: str | None, url: str | None, follow: bool) -> None:
+    """Import a CSV or XLSX FILE of leads through the gateway: a progress bar while
+    the file is sent, then one while its rows are imported. Exits non-zero when
+    the gateway cannot be reached, refuses the file or fails the job."""
+    from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
     settings = load_settings()
-    url = url or f"http://{settings.gateway_host}:{settings.gateway_port}"
+    url = (url or f"http://{settings.gateway_host}:{settings.gateway_port}").rstrip("/")
     headers = {"Authorization": f"Bearer {api_key or admin_key(settings)}"}
     with file.open("rb") as stream:
-        answer = requests.post(f"{url}/api/v1/leads/imports", headers=headers,
-                               files={"file": (file.name, stream)},
-                               data={"mapping": mapping} if mapping else None, timeout=3600)
-    if answer.status_code != 202:
-        raise click.ClickException(f"{answer.status_code}: {answer.text}")
+        fields = {"file": (file.name, stream, "application/octet-stream")}
+        if mapping:
+            fields["mapping"] = mapping
+        encoder = MultipartEncoder(fields)
+        with click.progressbar(length=encoder.len, label="uploading", show_pos=False) as bar:
+            sent = MultipartEncoderMonitor(encoder, lambda monitor: bar.update(monitor.bytes_read - bar.pos))
+            answer = _http("post", f"{url}/api/v1/leads/imports", url, data=sent, timeout=3600,
+                           headers={**headers, "Content-Type": sent.content_type})
     job = answer.json()
-    with click.progressbar(length=max(job["total_rows"], 1), label="importing") as bar:
-        done = 0
+    location = answer.headers.get("Location") or f"/api/v1/leads/imports/{job['id']}"
+    job_url = location if location.startswith("http") else url + location
+    click.echo(f"import {job['id']}: {job['total_rows']} rows received; follow it at {job_url}")
+    if not follow:
+        return
+    with click.progressbar(length=max(job["total_rows"], 1), label="importing", show_pos=True) as bar:
         while True:
-            job = requests.get(f"{url}/api/v1/leads/imports/{job['id']}", headers=headers,
-                               params={"error_limit": 20}, timeout=30).json()
-            bar.update(job["processed_rows"] - done)
-            done = job["processed_rows"]
-            if job["status"] == "done":
+            job = _http("get", job_url, url, headers=headers, params={"error_limit": 20}, timeout=30).json()
+            bar.update(job["processed_rows"] - bar.pos)
+            if job["status"] in ("done", "failed"):
                 break
             time.sleep(0.5)
     click.echo(f"imported {job['imported']}, rejected {job['rejected']} of {job['total_rows']} rows")
     for error in job["errors"]:
         click.echo(f"  row {error['row']}: {error['field'] or '-'}: {error['reason']}")
     if job["rejected"] > len(job["errors"]):
-        click.echo(f"  ... see GET /api/v1/leads/imports/{job['id']} for all {job['rejected']} rejected rows")
+        click.echo(f"  ... see GET {job_url} for all {job['rejected']} rejected rows")
+    if job["status"] == "failed":
+        raise click.ClickException(f"import {job['id']} failed; nothing was imported")
+
+
+def _http(method: str, address: str, base: str, **kwargs):
+    """One call to the gateway; an error becomes one readable ClickException
+    (exit status 1): the gateway cannot be reached, or its problem document."""
+    import requests
+
+    try:
+        answer = requests.request(method, address, **kwargs)
+    except requests.ConnectionError:
+        raise click.ClickException(f"cannot reach the gateway at {base}; is the suite running "
+                                   "(`crm up`), and is --url / CRM_URL right?") from None
+    except requests.Timeout:
+        raise click.ClickException(f"the gateway at {base} did not answer in time") from None
+    if answer.status_code >= 400:
+        raise click.ClickException(problem_text(answer))
+    return answer
+
+
+def problem_text(answer) -> str:
+    """A problem document (RFC 9457) for a person: status, title and detail,
+    then one line per field error."""
+    try:
+        problem = answer.json()
+    except ValueError:
+        problem = None
+    if not isinstance(problem, dict):
+        return f"HTTP {answer.status_code}: {answer.text.strip()[:500] or answer.reason}"
+    text = f"{answer.status_code} {problem.get('title') or answer.reason}"
+    if problem.get("detail"):
+        text += f": {problem['detail']}"
+    lines = [text] + [f"  {field}: {message}" for field, message in _field_errors(problem.get("errors"))]
+    return "\n".join(lines)
+
+
+def _field_errors(errors, prefix: str = ""):
+    if isinstance(errors, dict):
+        for name, value in errors.items():
+            yield from _field_errors(value, f"{prefix}{name}" if not prefix else f"{prefix}.{name}")
+    elif isinstance(errors, list) and all(not isinstance(e, (dict, list)) for e in errors):
+        yield prefix or "-", "; ".join(str(e) for e in errors)
+    elif isinstance(errors, list):
+        for i, value in enumerate(errors):
+            yield from _field_errors(value, f"{prefix}[{i}]")
+    elif errors is not None:
+        yield prefix or "-", str(errors)
 
 
 @main.group()

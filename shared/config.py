@@ -36,10 +36,27 @@ class Settings:
     scoring_rule: str = "rule_based"
     cadence_rule: str = "standard"
     import_chunk_rows: int = 1000
+    import_chunk_bytes: int = 1024 * 1024
+    import_max_rows: int = 200_000
+    import_max_columns: int = 200
+    import_max_cell_chars: int = 32_767
+    import_max_unpacked_bytes: int = 200 * 1024 * 1024
+    import_upload_timeout: float = 3600.0
     auth_cache_seconds: float = 10.0
     rate_limit: str = "600/minute"
     rate_limit_storage_uri: str = "memory://"
+    rate_limit_key_prefix: str = "crm"
+    auth_failure_limit: str = "20/minute"
+    idempotency_ttl_hours: float = 24.0
+    caller_signing_key: Path | None = None
+    caller_verify_key: Path | None = None
+    max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024
     log_level: str = "INFO"
+    sqlite_busy_timeout: float = 30.0
+    default_time_zone: str = "UTC"
+    default_region: str = "PL"
     database_urls: dict[str, str] = field(default_factory=dict)
 
     def database_url(self, service: str) -> str:
@@ -76,10 +93,28 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         scoring_rule=env.get("CRM_LEADS_SCORING_RULE", defaults.scoring_rule),
         cadence_rule=env.get("CRM_SALES_CADENCE_RULE", defaults.cadence_rule),
         import_chunk_rows=int(env.get("CRM_IMPORT_CHUNK_ROWS", defaults.import_chunk_rows)),
+        import_chunk_bytes=int(env.get("CRM_IMPORT_CHUNK_BYTES", defaults.import_chunk_bytes)),
+        import_max_rows=int(env.get("CRM_IMPORT_MAX_ROWS", defaults.import_max_rows)),
+        import_max_columns=int(env.get("CRM_IMPORT_MAX_COLUMNS", defaults.import_max_columns)),
+        import_max_cell_chars=int(env.get("CRM_IMPORT_MAX_CELL_CHARS", defaults.import_max_cell_chars)),
+        import_max_unpacked_bytes=int(env.get("CRM_IMPORT_MAX_UNPACKED_BYTES",
+                                              defaults.import_max_unpacked_bytes)),
+        import_upload_timeout=float(env.get("CRM_IMPORT_UPLOAD_TIMEOUT", defaults.import_upload_timeout)),
         auth_cache_seconds=float(env.get("CRM_AUTH_CACHE_SECONDS", defaults.auth_cache_seconds)),
         rate_limit=env.get("CRM_RATE_LIMIT", defaults.rate_limit),
         rate_limit_storage_uri=env.get("CRM_RATE_LIMIT_STORAGE_URI", defaults.rate_limit_storage_uri),
+        rate_limit_key_prefix=env.get("CRM_RATE_LIMIT_KEY_PREFIX", defaults.rate_limit_key_prefix),
+        auth_failure_limit=env.get("CRM_AUTH_FAILURE_LIMIT", defaults.auth_failure_limit),
+        idempotency_ttl_hours=float(env.get("CRM_IDEMPOTENCY_TTL_HOURS", defaults.idempotency_ttl_hours)),
+        caller_signing_key=Path(env["CRM_CALLER_SIGNING_KEY"]) if env.get("CRM_CALLER_SIGNING_KEY") else None,
+        caller_verify_key=Path(env["CRM_CALLER_VERIFY_KEY"]) if env.get("CRM_CALLER_VERIFY_KEY") else None,
+        max_body_bytes=int(env.get("CRM_MAX_BODY_BYTES", defaults.max_body_bytes)),
+        max_upload_bytes=int(env.get("CRM_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)),
+        max_header_bytes=int(env.get("CRM_MAX_HEADER_BYTES", defaults.max_header_bytes)),
         log_level=env.get("CRM_LOG_LEVEL", defaults.log_level),
+        sqlite_busy_timeout=float(env.get("CRM_SQLITE_BUSY_TIMEOUT", defaults.sqlite_busy_timeout)),
+        default_time_zone=env.get("CRM_DEFAULT_TIME_ZONE") or defaults.default_time_zone,
+        default_region=env.get("CRM_DEFAULT_REGION", defaults.default_region).strip().upper(),
         database_urls=urls,
     )
 

@@ -55,6 +55,20 @@ class Forbidden(DomainError):
     title = "Forbidden"
 
 
+class DeadlinePassed(DomainError):
+    """The caller stopped waiting before the work could commit; nothing was changed (HTTP 503)."""
+    status = 503
+    title = "Service unavailable"
+
+
+class StorageUnavailable(DomainError):
+    """The service's database cannot be read or written just now (read-only or full disk,
+    I/O error, server away); nothing was changed, retry later (HTTP 503)."""
+    status = 503
+    title = "Storage unavailable"
+
+
 ERRORS_BY_NAME: dict[str, type[DomainError]] = {
-    cls.__name__: cls for cls in (DomainError, Invalid, NotFound, Conflict, Forbidden)
+    cls.__name__: cls for cls in (DomainError, Invalid, NotFound, Conflict, Forbidden, DeadlinePassed,
+                                  StorageUnavailable)
 }

@@ -57,6 +57,10 @@ def service_argv(name: str) -> list[str]:
 def gateway_argv(settings: Settings, workers: int = 1, threads: int = 16) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
             "--bind", f"{settings.gateway_host}:{settings.gateway_port}", "--graceful-timeout", "10",
+            # gunicorn refuses long header lines and many headers with a plain-text 400; let
+            # the gateway see them (up to twice its own limit) and answer a 431 problem.
+            "--limit-request-field_size", str(2 * settings.max_header_bytes),
+            "--limit-request-fields", "200",
             "--access-logfile", "-", "gateway.wsgi:app"]
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import make_url
+
+from shared.db import prepare_sqlite_file
 
 
 def alembic_config(script_location: Path, url: str, version_table: str = "alembic_version") -> Config:
@@ -17,9 +18,8 @@ def alembic_config(script_location: Path, url: str, version_table: str = "alembi
 
 
 def ensure_sqlite_dir(url: str) -> None:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    """A SQLite database's directory and file exist, for the owner alone."""
+    prepare_sqlite_file(url)
 
 
 def upgrade(script_location: Path, url: str) -> None:

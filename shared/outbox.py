@@ -50,6 +50,9 @@ class OutboxRelay:
         self._confirmed: set[int] = set()
         self._declared: set[str] = set()
         self._backlog = False  # the last batch was full: more rows are probably waiting
+        # Rows the broker confirmed but the database refused to mark (a storage fault):
+        # marked first on the next pass, not published again and again meanwhile.
+        self._unmarked: list[int] = []
 
     def wake(self) -> None:
         """Ask the relay to look at the outbox now rather than at the next poll."""
@@ -91,6 +94,10 @@ class OutboxRelay:
 
     def drain_once(self) -> int:
         """Publish one batch of unpublished rows; return how many were published."""
+        if self._unmarked:
+            with self.engine.begin() as conn:
+                self._mark(conn, self._unmarked)
+            self._unmarked = []
         oc = self.outbox.c
         query = (select(oc.id, oc.event_type, oc.exchange, oc.body)
                  .where(oc.published_at.is_(None)).order_by(oc.id).limit(self.batch_size))
@@ -100,8 +107,10 @@ class OutboxRelay:
             with self.engine.begin() as conn:
                 rows = conn.execute(query).all()
             confirmed = self._publish(rows)
+            self._unmarked = confirmed
             with self.engine.begin() as conn:
                 self._mark(conn, confirmed)
+            self._unmarked = []
             return len(confirmed)
         with self.engine.begin() as conn:
             if self._backlog and self.engine.dialect.name == "postgresql":
@@ -119,7 +128,9 @@ class OutboxRelay:
             rows = conn.execute(query.with_for_update(skip_locked=True)).all()
             self._backlog = len(rows) >= self.batch_size
             confirmed = self._publish(rows)
+            self._unmarked = confirmed
             self._mark(conn, confirmed)
+        self._unmarked = []
         return len(confirmed)
 
     def _publish(self, rows) -> list[int]:

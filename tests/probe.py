@@ -8,6 +8,7 @@ from nameko.timer import timer
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text
 
 from shared.db import add_messaging_tables
+from shared.errors import Conflict, Invalid, NotFound
 from shared.events import CATALOG, PayloadSchema
 from shared.nameko_ext import Database, event_handler, rpc
 from shared.plugins import Consumes, ServiceManifest
@@ -43,6 +44,18 @@ class ProbeService:
         if fail_after_emit:
             raise RuntimeError("boom after emit")
         return note_id
+
+    @rpc
+    def refuse(self, caller, status):
+        """Answers with the domain error of ``status``, or fails unexpectedly (500)."""
+        if status == 500:
+            raise RuntimeError("an unexpected failure")
+        raise {404: NotFound, 409: Conflict, 422: Invalid}[status](f"refused with {status} on purpose")
+
+    @rpc
+    def whoami(self, caller):
+        """The caller this call was made on behalf of, as the service sees it."""
+        return caller.to_context()
 
     @rpc
     def slow(self, caller, seconds):

@@ -1,21 +1,33 @@
 """End to end through the gateway: the leads service as a real process, real
-RabbitMQ and PostgreSQL, the gateway app in this process."""
+RabbitMQ and PostgreSQL (then the SQLite default), the gateway app in this process."""
 from __future__ import annotations
 
 import csv
 import io
 import json
+import resource
+import time
 import uuid
 from dataclasses import replace
 
+import pytest
 from kombu import Connection, Queue
 
 from gateway.app import create_app
 from shared.config import load_settings
 from shared.outbox import event_exchange
+from tests import hostile_files as hostile
+from tests.conftest import BACKENDS, suite_on
 from tests.helpers import wait_for
 
 JSON = {"Content-Type": "application/json"}
+
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def suite(request, suite):
+    """Each test here runs on PostgreSQL and on the SQLite default."""
+    return suite_on(request, suite)
 
 
 def post(suite, path, body=None, key=None, **headers):
@@ -197,8 +209,43 @@ def test_import_csv_reports_bad_rows_and_export_returns_them(suite):
     assert bad.status_code == 422 and "file" in bad.get_json()["errors"]
 
 
+def test_export_neutralises_formulas_offers_a_bom_and_types_xlsx_cells(suite):
+    """CSV injection (OWASP): a company named like a formula is inert in the CSV and
+    text in the XLSX; amounts are numbers and times are dates in the XLSX."""
+    from datetime import datetime
+
+    from openpyxl import load_workbook
+    tag = uuid.uuid4().hex[:8]
+    names = [f'=HYPERLINK("http://evil.example","{tag}")', f"+cmd|' /C calc'!A0 {tag}",
+             f"-2+3+cmd|' /C calc'!A0 {tag}", f"@SUM(1+1) {tag}", f"Zażółć 北京 {tag}"]
+    for name in names:
+        made = post(suite, "/api/v1/leads", {"company": name, "estimated_value": "1234.50", "currency": "PLN",
+                                             "phone": f"+48 22 {int(tag[:6], 16) % 1000:03d} {names.index(name):02d} 02"})
+        assert made.status_code == 201, made.get_json()
+    exported = get(suite, "/api/v1/leads/export", query_string={"q": tag, "format": "csv", "bom": "true"})
+    assert exported.status_code == 200 and exported.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(exported.data.decode("utf-8-sig"))))
+    assert sorted(r["company"] for r in rows) == sorted(
+        ("'" + n if n[0] in "=+-@" else n) for n in names)
+    assert {r["estimated_value"] for r in rows} == {"1234.50"}
+    assert all(r["phone"].startswith("+48") for r in rows)  # a phone number is no formula
+    plain = get(suite, "/api/v1/leads/export", query_string={"q": tag})
+    assert not plain.data.startswith(b"\xef\xbb\xbf")
+
+    workbook = get(suite, "/api/v1/leads/export", query_string={"q": tag, "format": "xlsx"})
+    assert workbook.status_code == 200
+    sheet = load_workbook(io.BytesIO(workbook.data)).active
+    header = [c.value for c in next(sheet.iter_rows(max_row=1))]
+    cells = [dict(zip(header, row)) for row in sheet.iter_rows(min_row=2)]
+    assert sorted(c["company"].value for c in cells) == sorted(names)
+    for row in cells:
+        assert row["company"].data_type == "s"
+        assert row["estimated_value"].data_type == "n" and row["estimated_value"].value == 1234.5
+        assert row["created_at"].is_date and isinstance(row["created_at"].value, datetime)
+
+
 def test_planner_outcomes_and_calendar_feed(suite):
-    _, rep_key = make_user(suite, "rep", make_team(suite))
+    rep, rep_key = make_user(suite, "rep", make_team(suite))
     leads = [post(suite, "/api/v1/leads", {"company": unique_company()}, key=rep_key).get_json()["id"]
              for _ in range(3)]
     planned = post(suite, "/api/v1/activities/plan", {"lead_ids": leads, "first_day": "2026-01-05",
@@ -209,12 +256,19 @@ def test_planner_outcomes_and_calendar_feed(suite):
     done = post(suite, f"/api/v1/activities/{required[0]['id']}/outcome", {"outcome": "call back in May"}, key=rep_key)
     assert done.status_code == 200 and done.get_json()["outcome"] == "call back in May"
     assert len(get(suite, "/api/v1/activities/outcome-required", key=rep_key).get_json()["items"]) == 2
-    url = get(suite, "/api/v1/activities/calendar", key=rep_key).get_json()["url"]
+    url = post(suite, "/api/v1/activities/calendar", key=rep_key).get_json()["url"]
     feed = suite.client.get(url.split("localhost", 1)[-1])
     assert feed.status_code == 200 and feed.mimetype == "text/calendar"
     assert feed.get_data(as_text=True).count("BEGIN:VEVENT") == 3
+    newer = post(suite, "/api/v1/activities/calendar", key=rep_key).get_json()["url"]
+    assert suite.client.get(url.split("localhost", 1)[-1]).status_code == 404  # replaced
+    assert suite.client.get(newer.split("localhost", 1)[-1]).status_code == 200
+    assert post(suite, f"/api/v1/users/{rep['id']}/deactivate").status_code == 200
+    wait_for(lambda: suite.client.get(newer.split("localhost", 1)[-1]).status_code == 404,
+             message="the calendar feed of a deactivated rep stops")
 
 
+@pytest.mark.parametrize("suite", ["postgresql"], indirect=True)  # the environment is the PostgreSQL suite's
 def test_rate_limit_answers_429(suite):
     app = create_app(replace(load_settings(), rate_limit="3/minute"), start_relay=False)
     client = app.test_client()
@@ -224,6 +278,7 @@ def test_rate_limit_answers_429(suite):
     assert limited.mimetype == "application/problem+json"
 
 
+@pytest.mark.parametrize("suite", ["postgresql"], indirect=True)  # a fault; the fault group covers SQLite
 def test_a_stopped_service_makes_only_its_routes_answer_503(suite):
     suite.kill("leads", sig=15)
     try:
@@ -236,3 +291,92 @@ def test_a_stopped_service_makes_only_its_routes_answer_503(suite):
     finally:
         suite.start("leads")
         suite.wait_ready()
+
+
+def test_a_manager_stays_within_the_own_team_and_ops_only_reads(suite):
+    team_a, team_b = make_team(suite), make_team(suite)
+    rep_a, rep_a_key = make_user(suite, "rep", team_a)
+    rep_b, _ = make_user(suite, "rep", team_b)
+    _, manager_key = make_user(suite, "manager", team_a)
+    _, ops_key = make_user(suite, "ops")
+    owned = {}
+    for rep in (rep_a, rep_b):  # wait until gateway.user_changed put both on the leads roster
+        owned[rep["id"]] = wait_for(lambda: (lambda r: r.get_json() if r.status_code == 201 else None)(
+            post(suite, "/api/v1/leads", {"company": unique_company(), "owner_id": rep["id"]})),
+            message="the reps to reach the leads roster")
+    theirs, ours = owned[rep_b["id"]], owned[rep_a["id"]]
+    assert post(suite, f"/api/v1/leads/{theirs['id']}/assign", {"owner_id": rep_a["id"]},
+                key=manager_key).status_code == 404
+    assert post(suite, "/api/v1/leads/reassign", {"from_owner_id": rep_b["id"], "to_owner_id": rep_a["id"]},
+                key=manager_key).status_code == 403
+    assert post(suite, "/api/v1/leads/reassign", {"from_owner_id": rep_a["id"], "to_owner_id": rep_b["id"]},
+                key=manager_key).status_code == 403
+    assert get(suite, f"/api/v1/leads/{theirs['id']}").get_json()["owner_id"] == rep_b["id"]
+    assert post(suite, "/api/v1/leads", {"company": unique_company(), "owner_id": rep_b["id"]},
+                key=manager_key).status_code == 403
+    unknown = post(suite, "/api/v1/leads", {"company": unique_company(), "owner_id": str(uuid.uuid4())},
+                   key=manager_key)
+    assert unknown.status_code == 422 and "owner_id" in unknown.get_json()["errors"]
+    plan = {"lead_ids": [ours["id"]], "first_day": "2026-01-05", "last_day": "2026-01-05"}
+    assert post(suite, "/api/v1/activities/plan", {**plan, "owner_ids": [rep_b["id"]]},
+                key=manager_key).status_code == 403
+    assert post(suite, "/api/v1/assignment-rules", {"name": f"rule {uuid.uuid4().hex[:8]}",
+                                                    "strategy": "round_robin", "team_id": team_b,
+                                                    "active": False}, key=manager_key).status_code == 403
+    rule = post(suite, "/api/v1/assignment-rules", {"name": f"rule {uuid.uuid4().hex[:8]}",
+                                                    "strategy": "round_robin", "active": False}, key=manager_key)
+    assert rule.status_code == 201 and rule.get_json()["team_id"] == team_a
+    assert {r["team_id"] for r in get(suite, "/api/v1/assignment-rules", key=manager_key).get_json()} == {team_a}
+    activity = post(suite, "/api/v1/activities", {"lead_id": ours["id"], "type": "call",
+                                                  "due_at": "2026-01-05T10:00:00+00:00"}, key=rep_a_key).get_json()
+    assert post(suite, f"/api/v1/activities/{activity['id']}/outcome", {"outcome": "ops was here"},
+                key=ops_key).status_code == 403
+    assert get(suite, "/api/v1/activities", key=ops_key, query_string={"lead_id": ours["id"]}).get_json()["total"] == 1
+    spec = suite.client.get("/api/v1/openapi.json").get_json()
+    unlabelled = [f"{method} {path}" for path, item in spec["paths"].items()
+                  if path.startswith(("/api/v1/leads", "/api/v1/activities", "/api/v1/assignment-rules"))
+                  for method, op in item.items() if method in ("get", "post", "patch", "delete")
+                  and "x-crm-policy" not in op]
+    assert unlabelled == []
+
+
+def upload(suite, data, filename, key=None):
+    stream = data if hasattr(data, "read") else io.BytesIO(data)
+    return suite.client.post("/api/v1/leads/imports", headers=suite.headers(key),
+                             data={"file": (stream, filename)}, content_type="multipart/form-data")
+
+
+def test_a_hostile_spreadsheet_is_a_422_naming_the_file_and_a_failed_job_that_imports_nothing(suite):
+    tag = uuid.uuid4().hex[:8]
+    files = {"bomb.xlsx": hostile.xlsx_sheet_bomb(),              # 3 MB unpacking to 1 GB
+             "corner.xlsx": hostile.xlsx_huge_dimension(),        # declares 16,384 x 20,000
+             "far-row.xlsx": hostile.xlsx_huge_row_index(),
+             "big-cell.xlsx": hostile.xlsx_huge_shared_string(),  # one cell of 200 MB
+             "broken.xlsx": b"PK\x03\x04 not really a zip",
+             "half-utf8.csv": hostile.csv_broken_midway(2500, tag)}  # breaks after 2 chunks
+    for filename, data in files.items():
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        answer = upload(suite, data, filename)
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        assert answer.status_code == 422, (filename, answer.get_json())
+        problem = answer.get_json()
+        assert answer.mimetype == "application/problem+json" and "file" in problem["errors"], filename
+        assert "nothing was imported" in problem["detail"]
+        assert grown_mb < 64, f"{filename}: the gateway grew by {grown_mb:.0f} MB"
+        job = get(suite, f"/api/v1/leads/imports/{problem['import_id']}").get_json()
+        assert (job["status"], job["imported"], job["total_rows"]) == ("failed", 0, 0), filename
+        assert job["errors"] == [{"row": 0, "field": "file", "reason": problem["errors"]["file"],
+                                  "existing_lead_id": None}]
+    time.sleep(1.5)  # the import timer runs every 0.5 s: give it the chance to import what it must not
+    assert get(suite, "/api/v1/leads", query_string={"q": tag}).get_json()["total"] == 0
+
+
+def test_a_csv_field_over_the_cell_limit_is_a_rejected_row_and_the_rest_is_imported(suite):
+    tag = uuid.uuid4().hex[:8]
+    answer = upload(suite, hostile.csv_with_long_field(200 * 1024, rows=5, long_row=3, tag=tag), "long.csv")
+    assert answer.status_code == 202, answer.get_json()
+    job = wait_for(lambda: (lambda j: j if j["status"] == "done" else None)(get(suite, answer.headers["Location"]).get_json()),
+                   message="the import to finish")
+    assert (job["imported"], job["rejected"], job["total_rows"]) == (4, 1, 5)
+    assert [(e["row"], e["field"]) for e in job["errors"]] == [(3, "company")]
+    assert "longer than 32,767 characters" in job["errors"][0]["reason"]

@@ -10,11 +10,21 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from kombu import Connection, Queue
 
 from shared.outbox import event_exchange
+from shared.policy import POLICY
+from tests.conftest import BACKENDS, suite_on
 from tests.helpers import wait_for
 from tests.test_e2e_leads import get, make_team, make_user, post, unique_company
+
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def suite(request, suite):
+    """Each test here runs on PostgreSQL and on the SQLite default."""
+    return suite_on(request, suite)
 
 
 def patch(suite, path, body, key=None):
@@ -162,7 +172,7 @@ def test_accounts_activities_selections_and_targets_through_the_gateway(suite):
     target_id = target.get_json()["id"]
     assert post(suite, f"/api/v1/targets/{target_id}/approve", key=manager_key).status_code == 409
     assert post(suite, f"/api/v1/targets/{target_id}/submit", key=rep_key).status_code == 200
-    assert post(suite, f"/api/v1/targets/{target_id}/approve", key=rep_key).status_code == 409
+    assert post(suite, f"/api/v1/targets/{target_id}/approve", key=rep_key).status_code == 403  # reps approve nothing
     approved = post(suite, f"/api/v1/targets/{target_id}/approve", key=manager_key)
     assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
     rows = get(suite, f"/api/v1/targets/consolidated?level=team&from={month.isoformat()}",
@@ -178,3 +188,72 @@ def test_accounts_activities_selections_and_targets_through_the_gateway(suite):
                  "/api/v1/accounts/{account_id}/activities", "/api/v1/products/{product_id}",
                  "/api/v1/targets/consolidated", "/api/v1/selections/{selection_id}/results"):
         assert path in spec["paths"], path
+
+
+def test_every_sales_route_names_one_policy_action(suite):
+    spec = get(suite, "/api/v1/openapi.json").get_json()
+    operations = {(method.upper(), path): operation for path, item in spec["paths"].items()
+                  for method, operation in item.items()
+                  if method in ("get", "post", "put", "patch", "delete") and "sales" in operation.get("tags", ())}
+    assert len(operations) >= 50
+    assert [route for route, operation in operations.items() if operation.get("x-crm-policy") not in POLICY] == []
+    assert operations[("POST", "/api/v1/targets/{target_id}/approve")]["x-crm-policy"] == "target.approve"
+    assert operations[("GET", "/api/v1/products")]["x-crm-policy"] == "product.read"
+
+
+def test_sales_takes_teams_from_its_roster_and_hides_costs_from_partners(suite):
+    team, other_team = make_team(suite), make_team(suite)
+    _, manager_key = make_user(suite, "manager", team)
+    rep, _ = make_user(suite, "rep", team)
+    stranger, _ = make_user(suite, "rep", other_team)
+    month = (date.today().replace(day=1) + timedelta(days=32)).replace(day=1).isoformat()
+
+    def draft(owner_id):
+        return post(suite, "/api/v1/targets", {"owner_id": owner_id, "period": "month", "period_start": month,
+                                                "currency": "EUR", "lines": [{"label": "x", "revenue": "1.00"}]},
+                    key=manager_key)
+
+    # sales learns the users from gateway.user_changed; until then an owner is unknown (422)
+    mine = wait_for(lambda: (answer := draft(rep["id"])).status_code != 422 and answer,
+                    message="sales to learn the new rep from gateway.user_changed")
+    assert mine.status_code == 201 and mine.get_json()["team_id"] == team
+    theirs = wait_for(lambda: (answer := draft(stranger["id"])).status_code != 422 and answer,
+                      message="sales to learn the other team's rep")
+    assert theirs.status_code == 403 and "owner_id" in theirs.get_json()["errors"]
+
+    partner = post(suite, "/api/v1/partners", {"name": f"partner-{uuid.uuid4().hex[:6]}"}).get_json()
+    _, partner_key = make_user(suite, "partner", partner_id=partner["id"])
+    assert get(suite, "/api/v1/products", key=partner_key).status_code == 403
+    assert get(suite, "/api/v1/pipelines", key=partner_key).status_code == 403
+    company = unique_company()
+    lead = post(suite, "/api/v1/leads", {"company": company, "contact_name": "Via Partner"},
+                key=partner_key).get_json()
+    for step in ("qualify", "convert"):
+        assert post(suite, f"/api/v1/leads/{lead['id']}/{step}").status_code == 200
+
+    def partners_opportunity():
+        items = get(suite, "/api/v1/opportunities", key=partner_key).get_json()["items"]
+        return next((o for o in items if o["name"] == company), None)
+
+    seen = wait_for(partners_opportunity, message="sales to open the partner's opportunity")
+    priced = patch(suite, f"/api/v1/opportunities/{seen['id']}", {
+        "version": seen["version"], "currency": "EUR",
+        "lines": [{"description": "Kit", "quantity": "2", "unit_price": "100.00", "unit_cost": "30.00"}]})
+    assert priced.status_code == 200 and priced.get_json()["lines"][0]["unit_cost"] == "30.00"
+    shown = get(suite, f"/api/v1/opportunities/{seen['id']}", key=partner_key).get_json()
+    assert "unit_cost" not in shown["lines"][0] and "margin" not in shown["totals"]
+    assert shown["totals"]["amount"] == "200.00"
+
+
+def test_saved_selections_are_listed_for_everyone_who_may_see_them(suite):
+    team = make_team(suite)
+    _, rep_key = make_user(suite, "rep", team)
+    name = f"Mine {uuid.uuid4().hex[:6]}"
+    saved = post(suite, "/api/v1/selections", {"name": name, "criteria": {"segment": "smb"}}, key=rep_key)
+    assert saved.status_code == 201, saved.get_json()
+    for key in (rep_key, None):
+        listed = get(suite, "/api/v1/selections?limit=500", key=key)
+        assert listed.status_code == 200, listed.get_json()
+        assert saved.get_json()["id"] in [s["id"] for s in listed.get_json()["items"]]
+    _, other_key = make_user(suite, "rep", make_team(suite))
+    assert get(suite, "/api/v1/selections", key=other_key).get_json()["items"] == []

@@ -3,21 +3,26 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 
 import eventlet
 import pytest
 from kombu import Connection
 from nameko.standalone.rpc import ClusterRpcProxy
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import sessionmaker
 
+from shared import signing
+from shared.caller import Caller, Role
 from shared.config import load_settings
 from shared.db import UnitOfWork
+from shared.errors import Forbidden
 from shared.nameko_ext import queue_names
 from shared.outbox import OutboxRelay
+from shared.signing import ensure_key_pair
 from shared.topology import declare_consumer_queues
 from tests import probe
-from tests.helpers import wait_for
+from tests.helpers import signed_context, wait_for
 
 
 def outbox_rows(engine, published=None):
@@ -147,8 +152,8 @@ def test_two_slow_queries_in_one_service_overlap(probe_env, start_service, rpc_p
     """psycogreen makes psycopg2 cooperative: a blocking driver would run these one after the other."""
     start_service(probe.ProbeService)
     first = eventlet.spawn(rpc_proxy.probe.slow, {}, 1.0)
-    with ClusterRpcProxy(
-            {"AMQP_URI": probe_env["amqp_uri"], "serializer": "json"}, timeout=20) as other:
+    with ClusterRpcProxy({"AMQP_URI": probe_env["amqp_uri"], "serializer": "json"}, timeout=20,
+                         context_data=signed_context()) as other:
         start_b, end_b = other.probe.slow({}, 1.0)
     start_a, end_a = first.wait()
     assert start_a < end_b and start_b < end_a, "the two queries ran one after the other"
@@ -247,3 +252,52 @@ def test_relay_confirms_a_batch_at_once_and_keeps_nacked_rows_for_later(probe_en
     assert relay.drain_once() == 2
     assert outbox_rows(engine, published=False) == 1
     relay._drop_connection()
+
+
+def test_expected_refusals_are_one_info_line_and_real_errors_keep_their_traceback(
+        probe_env, start_service, rpc_proxy, caplog):
+    """A 404/409/422 is the service answering as designed: not an ERROR with a traceback."""
+    import logging
+    caplog.set_level(logging.INFO)
+    start_service(probe.ProbeService)
+    for status in (404, 409, 422, 500):
+        with pytest.raises(Exception, match="on purpose" if status != 500 else "unexpected failure"):
+            rpc_proxy.probe.refuse({}, status)
+    worker_lines = [r for r in caplog.records if r.name == "nameko.containers" and r.levelno >= logging.INFO
+                    and "refuse" in r.getMessage()]
+    expected = [r for r in worker_lines if "on purpose" in r.getMessage()]
+    assert [(r.levelname, r.exc_info) for r in expected] == [("INFO", None)] * 3, worker_lines
+    assert [r.getMessage() for r in expected] == [
+        f"probe.refuse answered {status} {name}: refused with {status} on purpose"
+        for status, name in ((404, "NotFound"), (409, "Conflict"), (422, "Invalid"))]
+    [unexpected] = [r for r in worker_lines if "unexpected failure" in r.getMessage()]
+    assert unexpected.levelname == "ERROR" and unexpected.exc_info is not None
+
+
+def _proxy(probe_env, context_data):
+    return ClusterRpcProxy({"AMQP_URI": probe_env["amqp_uri"], "serializer": "json"}, timeout=20,
+                           context_data=context_data)
+
+
+def test_a_service_acts_only_for_the_caller_the_gateway_signed(probe_env, start_service, tmp_path):
+    """A forged caller context (any process on the bus claiming to be an admin) is not
+    believed: the service takes the caller from the gateway's signature alone, and
+    refuses a call with no signature, a foreign one or an expired one before it runs."""
+    start_service(probe.ProbeService)
+    rep = Caller(user_id="u-rep", role=Role.REP, team_id="t-1", request_id="signed")
+    claimed_admin = {"user_id": "u-rep", "role": "admin", "team_id": None}
+    with _proxy(probe_env, signed_context(rep)) as signed:
+        assert signed.probe.whoami(claimed_admin) == rep.to_context()
+    other_pair = tmp_path / "elsewhere"
+    ensure_key_pair(other_pair)
+    foreign = signing.sign(Caller(user_id="u-x", role=Role.ADMIN), signing.signing_key(
+        replace(load_settings(), data_dir=other_pair)), 60)
+    for context, reason in (({}, "no signed caller"), ({signing.TOKEN: foreign}, "not valid"),
+                            ({signing.TOKEN: foreign[:-4] + "AAAA"}, "not valid"),
+                            (signed_context(rep, ttl=-30), "expired")):
+        with _proxy(probe_env, context) as forged:
+            with pytest.raises(Forbidden, match=reason):
+                forged.probe.add_note(claimed_admin, f"n-{uuid.uuid4()}", "forged")
+    with probe_env["engines"]["probe"].connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM notes WHERE text = 'forged'")).scalar() == 0
+

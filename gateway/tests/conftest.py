@@ -1,5 +1,6 @@
-"""Fixtures of the gateway tests: real RabbitMQ and PostgreSQL, each run in its own
-vhost and database (deleted afterwards), the gateway app on them, an admin key.
+"""Fixtures of the gateway tests: real RabbitMQ and PostgreSQL (and the SQLite default:
+every test runs on both), each run in its own vhost and database (deleted afterwards),
+the gateway app on them, an admin key.
 
 No leads service runs here (its queue does not even exist in the vhost), so the
 leads routes answer 503; the cross-service behaviour is in ``tests/``.
@@ -35,12 +36,16 @@ def backends():
     made.cleanup()
 
 
-@pytest.fixture(scope="session")
-def gateway_settings(backends) -> Settings:
-    """Settings of this run: own vhost, own migrated gateway database, quick timeouts."""
-    settings = replace(load_settings({}), amqp_uri=backends.vhost(),
-                       database_urls={"gateway": backends.database()}, rpc_timeout=2.0,
-                       rate_limit="100000/minute", relay_poll_interval=0.2)
+@pytest.fixture(scope="session", params=["postgresql", "sqlite"])
+def gateway_settings(request, backends, tmp_path_factory) -> Settings:
+    """Settings of this run: own vhost, own migrated gateway database (PostgreSQL, then
+    the SQLite default: every gateway test runs on both), quick timeouts."""
+    url = backends.database() if request.param == "postgresql" \
+        else f"sqlite:///{tmp_path_factory.mktemp('gateway-sqlite') / 'gateway.db'}"
+    settings = replace(load_settings({}), amqp_uri=backends.vhost(request.param),
+                       database_urls={"gateway": url}, rpc_timeout=2.0,
+                       rate_limit="100000/minute", auth_failure_limit="100000/minute",
+                       relay_poll_interval=0.2)
     upgrade(MIGRATIONS, settings.database_url("gateway"))
     return settings
 

@@ -122,3 +122,18 @@ def test_api_key_secret_is_shown_once_and_stored_hashed(client, sessions, make_u
     assert "user_id" in assert_problem(client.post("/api/v1/api-keys", {"user_id": str(uuid.uuid4()),
                                                                         "name": "x"}), 422)["errors"]
     assert_problem(client.post(f"/api/v1/api-keys/{uuid.uuid4()}/revoke"), 404)
+
+
+def test_identity_answers_give_every_time_with_its_offset(client, make_user):
+    from datetime import datetime, timedelta
+    user, key = make_user("rep")
+    assert client.get("/api/v1/me", key=key).status_code == 200  # sets last_used_at
+    key_id = key.split("_")[1]
+    client.post(f"/api/v1/api-keys/{key_id}/revoke")
+    times = [client.get(f"/api/v1/users/{user['id']}").get_json()["created_at"]]
+    for item in client.get(f"/api/v1/api-keys?user_id={user['id']}").get_json()["items"]:
+        times += [item["created_at"], item["last_used_at"], item["revoked_at"]]
+    times += [t["created_at"] for t in client.get("/api/v1/teams").get_json()["items"]]
+    assert None not in times[:4]
+    for value in times:
+        assert datetime.fromisoformat(value).utcoffset() == timedelta(0), value

@@ -57,7 +57,7 @@ def test_an_unexpected_failure_is_a_500_without_trace_logged_with_the_request_id
     assert logged and logged[0].request_id == "boom-1"
 
 
-def test_rate_limit_is_429_per_api_key(make_app, client, make_user):
+def test_rate_limit_is_a_429_problem_per_user(make_app, client, make_user):
     _, other_key = make_user("rep")
     limited = make_app(rate_limit="3/minute").test_client()
     me = [limited.get("/api/v1/me", headers=client.headers()) for _ in range(4)]

@@ -35,23 +35,55 @@ def test_readyz_names_what_is_down(client):
     assert body["services"]["leads"].startswith("down: the leads service")
 
 
-def test_a_call_nobody_takes_times_out_and_expires_in_the_queue(backends, make_app, client):
-    """The service's queue exists but no process consumes it (crashed, or stopped)."""
+def _rpc_queue() -> Queue:
+    return Queue("rpc-leads", exchange=Exchange("nameko-rpc", type="topic", durable=True),
+                 routing_key="leads.*", durable=True)
+
+
+def test_a_stopped_service_is_503_at_once_and_nothing_waits_in_its_queue(backends, make_app, client):
+    """The service's queue exists (it ran once) but no process consumes it: the gateway
+    asks RabbitMQ for the queue's consumers and does not wait the RPC timeout."""
     amqp_uri = backends.vhost()
-    queue = Queue("rpc-leads", exchange=Exchange("nameko-rpc", type="topic", durable=True),
-                  routing_key="leads.*", durable=True)
+    queue = _rpc_queue()
     with Connection(amqp_uri) as conn:
         queue(conn.default_channel).declare()
+        app = make_app(amqp_uri=amqp_uri, rpc_timeout=20.0)
+        gateway = app.test_client()
+        for _ in range(3):
+            started = time.monotonic()
+            answer = gateway.get("/api/v1/leads", headers=client.headers())
+            assert time.monotonic() - started < 10  # far below the 20 s timeout: nobody waited for it
+            body = assert_problem(answer, 503)
+            assert "leads service is not running" in body["detail"] and answer.headers["Retry-After"] == "5"
+        assert "not running" in gateway.get("/readyz").get_json()["services"]["leads"]
+        assert queue(conn.default_channel).queue_declare(passive=True).message_count == 0
+
+
+def test_a_call_nobody_answers_times_out_and_expires_in_the_queue(backends, make_app, client):
+    """A process consumes the service's queue but never answers (stuck): the caller gets
+    503 after the timeout, and its request expires in the queue instead of being
+    carried out when the service comes back."""
+    amqp_uri = backends.vhost()
+    queue = _rpc_queue()
+    with Connection(amqp_uri) as conn, Connection(amqp_uri) as stuck:
+        queue(conn.default_channel).declare()
+        channel = stuck.channel()
+        channel.basic_qos(prefetch_size=0, prefetch_count=1, a_global=False)
+        consumer = stuck.Consumer(queue(channel), callbacks=[lambda body, message: None])
+        consumer.consume()  # takes one request and sits on it; the next ones wait in the queue
         app = make_app(amqp_uri=amqp_uri, rpc_timeout=1.0)
-        started = time.monotonic()
-        answer = app.test_client().get("/api/v1/leads", headers=client.headers())
-        assert time.monotonic() - started < 30  # a bound on hanging, not a speed claim
-        assert "did not answer within 1s" in assert_problem(answer, 503)["detail"]
+        gateway = app.test_client()
+        for _ in range(2):
+            started = time.monotonic()
+            answer = gateway.get("/api/v1/leads", headers=client.headers())
+            assert time.monotonic() - started < 30  # a bound on hanging, not a speed claim
+            assert "did not answer within 1s" in assert_problem(answer, 503)["detail"]
         # The abandoned request must not be carried out when the service comes back.
         deadline = time.monotonic() + 15
         while queue(conn.default_channel).queue_declare(passive=True).message_count:
             assert time.monotonic() < deadline, "the abandoned RPC request never expired"
             time.sleep(0.2)
+        consumer.cancel()
 
 
 def test_a_broker_that_cannot_be_reached_is_503(make_app, client):

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import tempfile
+from contextlib import suppress
 
 from flask import Response, request, send_file, stream_with_context, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
-from gateway.toolkit import call, call_anonymous, page, page_schema, public, require_roles, settings
+from gateway.toolkit import call, call_anonymous, page, page_schema, policy, public, secret_answer, settings, upload
 from services.leads import schemas as s
+from shared import fields
+from shared.bounds import MAX_OFFSET
 from shared.errors import Invalid
-from shared.tabular import TabularError, chunked, detect_format, iter_rows, write_csv, write_xlsx
+from shared.tabular import (XLSX_DATETIME, XLSX_DECIMAL, Limits, TabularError, chunked_by_size, detect_format,
+                            iter_rows, write_csv, write_xlsx)
 
 blueprint = Blueprint("leads", __name__, url_prefix="/api/v1", description="Leads, the lead pool, imports and activities")
 EXPORT_COLUMNS = ("id", "company", "contact_name", "email", "phone", "address", "territory", "source",
@@ -22,6 +26,8 @@ EXPORT_COLUMNS = ("id", "company", "contact_name", "email", "phone", "address", 
                   "acquisition_cost", "tags", "interests", "owner_id", "team_id", "partner_id", "status",
                   "score", "created_at", "updated_at")
 
+EXPORT_TYPES = {"estimated_value": XLSX_DECIMAL, "acquisition_cost": XLSX_DECIMAL,
+                "created_at": XLSX_DATETIME, "updated_at": XLSX_DATETIME}
 
 LeadPage, ActivityPage = page_schema(s.LeadOut), page_schema(s.ActivityOut)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -56,6 +62,7 @@ def _split(args: dict) -> tuple[dict, str, int, int]:
 class Leads(MethodView):
     @blueprint.arguments(s.LeadListQuery(), location="query")
     @blueprint.response(200, LeadPage)
+    @policy("lead.read")
     def get(self, args):
         """List the leads you may see, filtered, sorted and paged."""
         filters, sort, limit, offset = _split(args)
@@ -63,6 +70,7 @@ class Leads(MethodView):
 
     @blueprint.arguments(s.LeadCreate())
     @blueprint.response(201, s.LeadOut)
+    @policy("lead.create")
     def post(self, data):
         """Capture a lead. A duplicate (same normalised e-mail, phone or company) is 409."""
         lead = call("leads", "create_lead", data)
@@ -70,6 +78,7 @@ class Leads(MethodView):
 
 
 @blueprint.route("/leads/pool")
+@policy("lead_pool.read")
 @blueprint.arguments(s.LeadListQuery(), location="query")
 @blueprint.response(200, LeadPage)
 def pool(args):
@@ -79,22 +88,30 @@ def pool(args):
 
 
 @blueprint.route("/leads/export")
+@policy("lead.read")
 @blueprint.arguments(s.ExportQuery(), location="query")
 @blueprint.response(200, description="text/csv, or with format=xlsx an XLSX workbook",
                     content_type="text/csv")
 def export(args):
-    """The filtered list as CSV (streamed) or XLSX, fetched from the service a page at a time."""
+    """The filtered list as CSV (streamed) or XLSX, fetched from the service a page at a time.
+
+    CSV is UTF-8; ``bom=true`` starts it with a byte order mark, so that Excel
+    reads accents and CJK right. A cell a spreadsheet would run as a formula
+    (starting with = + - @, a tab or CR, other than a plain number or phone
+    number) is written behind a single quote. In XLSX amounts are numbers,
+    times are dates in UTC, and text is always text, never a formula."""
     args = dict(args)
-    fmt, sort = args.pop("format"), args.pop("sort")
+    fmt, sort, bom = args.pop("format"), args.pop("sort"), args.pop("bom")
     # The first page is fetched before answering, so a service that is down is a 503,
     # not a 200 cut short.
     first = call("leads", "export_leads", args, sort, 0, EXPORT_PAGE)["items"]
     rows = _export_rows(first, args, sort)
     if fmt == "csv":
-        return Response(stream_with_context(write_csv(rows, EXPORT_COLUMNS)), mimetype="text/csv",
+        return Response(stream_with_context(write_csv(rows, EXPORT_COLUMNS, bom=bom)),
+                        mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=leads.csv"})
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
-    write_xlsx(rows, EXPORT_COLUMNS, spool)
+    write_xlsx(rows, EXPORT_COLUMNS, spool, types=EXPORT_TYPES)
     spool.seek(0)
     return send_file(spool, mimetype=XLSX, as_attachment=True, download_name="leads.xlsx")
 
@@ -110,9 +127,9 @@ def _export_rows(first, filters, sort):
 
 
 @blueprint.route("/leads/reassign", methods=["POST"])
+@policy("lead.assign")
 @blueprint.arguments(s.Reassign())
 @blueprint.response(200, Reassigned)
-@require_roles("manager", "admin")
 def reassign(data):
     """Move every open lead of a departing rep to another rep, or back to the pool."""
     return call("leads", "reassign_owner", data["from_owner_id"], data.get("to_owner_id"))
@@ -121,17 +138,20 @@ def reassign(data):
 @blueprint.route("/leads/<lead_id>", endpoint="Lead")
 class Lead(MethodView):
     @blueprint.response(200, s.LeadOut)
+    @policy("lead.read")
     def get(self, lead_id):
         return call("leads", "get_lead", lead_id)
 
     @blueprint.arguments(s.LeadUpdate())
     @blueprint.response(200, s.LeadOut)
+    @policy("lead.update")
     def patch(self, data, lead_id):
         """Change fields; send the version you read (a stale one is 409)."""
         return call("leads", "update_lead", lead_id, data)
 
 
 @blueprint.route("/leads/<lead_id>/history")
+@policy("lead.read")
 @blueprint.response(200, History)
 def history(lead_id):
     """What happened to the lead, oldest first."""
@@ -140,6 +160,7 @@ def history(lead_id):
 
 def _status_route(path: str, status: str, doc: str):
     @blueprint.route(f"/leads/<lead_id>/{path}", methods=["POST"], endpoint=f"lead_{path}")
+    @policy("lead.update")
     @blueprint.arguments(s.StatusChange(), required=False)
     @blueprint.response(200, s.LeadOut)
     @blueprint.doc(summary=doc)
@@ -153,6 +174,7 @@ _status_route("reopen", "new", "Reopen a disqualified lead")
 
 
 @blueprint.route("/leads/<lead_id>/disqualify", methods=["POST"])
+@policy("lead.update")
 @blueprint.arguments(s.Disqualify())
 @blueprint.response(200, s.LeadOut)
 def disqualify(data, lead_id):
@@ -160,6 +182,7 @@ def disqualify(data, lead_id):
 
 
 @blueprint.route("/leads/<lead_id>/convert", methods=["POST"])
+@policy("lead.update")
 @blueprint.response(200, s.LeadOut)
 def convert(lead_id):
     """Convert a qualified lead; emits leads.lead_converted for sales."""
@@ -167,6 +190,7 @@ def convert(lead_id):
 
 
 @blueprint.route("/leads/<lead_id>/assign", methods=["POST"])
+@policy("lead.assign")
 @blueprint.arguments(s.Assign())
 @blueprint.response(200, s.LeadOut)
 def assign(data, lead_id):
@@ -174,18 +198,21 @@ def assign(data, lead_id):
 
 
 @blueprint.route("/leads/<lead_id>/claim", methods=["POST"])
+@policy("lead_pool.claim")
 @blueprint.response(200, s.LeadOut)
 def claim(lead_id):
     return call("leads", "claim_lead", lead_id)
 
 
 @blueprint.route("/leads/<lead_id>/release", methods=["POST"])
+@policy("lead.update")
 @blueprint.response(200, s.LeadOut)
 def release(lead_id):
     return call("leads", "release_lead", lead_id)
 
 
 @blueprint.route("/leads/<lead_id>/merge", methods=["POST"])
+@policy("lead.update")
 @blueprint.arguments(s.Merge())
 @blueprint.response(200, s.LeadOut)
 def merge(data, lead_id):
@@ -196,16 +223,19 @@ def merge(data, lead_id):
 @blueprint.route("/assignment-rules")
 class AssignmentRules(MethodView):
     @blueprint.response(200, s.AssignmentRuleOut(many=True))
+    @policy("assignment_rule.read")
     def get(self):
         return call("leads", "list_assignment_rules")
 
     @blueprint.arguments(s.AssignmentRuleIn())
     @blueprint.response(201, s.AssignmentRuleOut)
+    @policy("assignment_rule.write")
     def post(self, data):
         return call("leads", "create_assignment_rule", data)
 
 
 @blueprint.route("/assignment-rules/<rule_id>", methods=["DELETE"])
+@policy("assignment_rule.write")
 @blueprint.response(204)
 def delete_rule(rule_id):
     call("leads", "delete_assignment_rule", rule_id)
@@ -218,17 +248,23 @@ class ImportForm(Schema):
 
 
 class ImportQuery(s.Strict):
-    error_offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    error_offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
     error_limit = fields.Integer(load_default=100, validate=validate.Range(min=0, max=1000))
 
 
 @blueprint.route("/leads/imports", methods=["POST"])
+@policy("lead.import")
 @blueprint.arguments(ImportForm(), location="files", required=False)
 @blueprint.response(202, s.ImportJobOut)
+@upload
 def start_import(_files):
     """Upload a CSV or XLSX file; the rows are imported as a job you can poll (Location).
 
-    The file is read as a stream and sent to the service in chunks, in order.
+    The file is read as a stream, within the import limits, and sent to the
+    service in chunks, in order. A row with a bad value or a cell that is too
+    long is rejected on its own (see the job's errors); a file that cannot be
+    read to its end (too large, a zip bomb, broken, not UTF-8) is a 422 naming
+    ``file`` and the job (``import_id``), which is failed and imports nothing.
     """
     upload = request.files.get("file")
     if upload is None:
@@ -236,28 +272,32 @@ def start_import(_files):
     mapping = _mapping(request.form.get("mapping"))
     try:
         fmt = detect_format(upload.filename or "", upload.mimetype)
-        rows = iter_rows(upload.stream, fmt, mapping)
-        first = next(chunked(rows, settings().import_chunk_rows), [])  # a broken file fails here
     except TabularError as exc:
         raise Invalid(str(exc), errors={"file": str(exc)}) from None
     job = call("leads", "start_import", upload.filename, mapping)
-    total = 0
+    config, total = settings(), 0
     try:
-        for seq, chunk in enumerate(_chunks(first, rows)):
+        rows = iter_rows(upload.stream, fmt, mapping, limits=_import_limits(config))
+        for seq, chunk in enumerate(chunked_by_size(rows, config.import_chunk_rows, config.import_chunk_bytes)):
             call("leads", "add_import_chunk", job["id"], seq, chunk)
             total += len(chunk)
     except TabularError as exc:
-        call("leads", "fail_import", job["id"], f"the file broke after {total} rows: {exc}")
-        raise Invalid(f"{exc}; the {total} rows before it are imported as job {job['id']}",
+        call("leads", "fail_import", job["id"], str(exc))
+        raise Invalid(f"{exc}; nothing was imported (import {job['id']} failed)",
                       errors={"file": str(exc)}, extra={"import_id": job["id"]}) from None
+    except Exception:
+        # Say so now if the service still answers; else its timer fails the job later.
+        with suppress(Exception):
+            call("leads", "fail_import", job["id"], "the upload stopped before the end of the file")
+        raise
     job = call("leads", "finish_import", job["id"], total)
     return job, 202, {"Location": url_for("leads.get_import", job_id=job["id"])}
 
 
-def _chunks(first: list, rows):
-    if first:
-        yield first
-        yield from chunked(rows, settings().import_chunk_rows)
+def _import_limits(config) -> Limits:
+    return Limits(max_rows=config.import_max_rows, max_columns=config.import_max_columns,
+                  max_cell_chars=config.import_max_cell_chars,
+                  max_unpacked_bytes=config.import_max_unpacked_bytes)
 
 
 def _mapping(raw: str | None) -> dict | None:
@@ -273,6 +313,7 @@ def _mapping(raw: str | None) -> dict | None:
 
 
 @blueprint.route("/leads/imports/<job_id>")
+@policy("lead.import")
 @blueprint.arguments(ImportQuery(), location="query")
 @blueprint.response(200, s.ImportJobOut)
 def get_import(args, job_id):
@@ -284,17 +325,20 @@ def get_import(args, job_id):
 class Activities(MethodView):
     @blueprint.arguments(s.ActivityListQuery(), location="query")
     @blueprint.response(200, ActivityPage)
+    @policy("activity.read")
     def get(self, args):
         filters, sort, limit, offset = _split(args)
         return page(call("leads", "list_activities", filters, sort, limit, offset), limit, offset)
 
     @blueprint.arguments(s.ActivityCreate())
     @blueprint.response(201, s.ActivityOut)
+    @policy("activity.write")
     def post(self, data):
         return call("leads", "create_activity", data)
 
 
 @blueprint.route("/activities/plan", methods=["POST"])
+@policy("activity.write")
 @blueprint.arguments(s.PlanCalls())
 @blueprint.response(201, ActivityPage)
 def plan(data):
@@ -304,6 +348,7 @@ def plan(data):
 
 
 @blueprint.route("/activities/outcome-required")
+@policy("activity.read")
 @blueprint.response(200, ActivityPage)
 def outcome_required():
     """Your past-due activities that still wait for an outcome."""
@@ -312,18 +357,25 @@ def outcome_required():
 
 
 @blueprint.route("/activities/<activity_id>/outcome", methods=["POST"])
+@policy("activity.write")
 @blueprint.arguments(s.Outcome())
 @blueprint.response(200, s.ActivityOut)
 def outcome(data, activity_id):
     return call("leads", "record_outcome", activity_id, data["outcome"])
 
 
-@blueprint.route("/activities/calendar")
-@blueprint.response(200, CalendarUrl)
+@blueprint.route("/activities/calendar", methods=["POST"])
+@policy("calendar.read")
+@blueprint.response(201, CalendarUrl)
 def calendar_url():
-    """The secret address of your calendar feed, for a phone or desktop calendar."""
+    """Issue a new secret address of your calendar feed, for a phone or desktop calendar.
+
+    The address is shown only in this answer (only a hash of it is kept, and a
+    replay with the same Idempotency-Key leaves it out): each call makes a new
+    one and the previous address stops working, as it does when you are deactivated."""
+    secret_answer("url")
     token = call("leads", "calendar_token")["token"]
-    return {"url": url_for("leads.calendar_feed", token=token, _external=True)}
+    return {"url": url_for("leads.calendar_feed", token=token, _external=True)}, 201
 
 
 @blueprint.route("/calendar/<token>.ics")

@@ -1,10 +1,15 @@
 """A rep's activities as an iCalendar (RFC 5545) feed a phone calendar can subscribe to."""
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 
 from icalendar import Calendar, Event
+
+from shared.bounds import in_range
+
+log = logging.getLogger(__name__)
 
 
 def _summary(activity: Mapping) -> str:
@@ -12,17 +17,35 @@ def _summary(activity: Mapping) -> str:
     return f"{activity['type'].capitalize()}: {label}"
 
 
+def _span(activity: Mapping) -> tuple[datetime, datetime] | None:
+    """Start and end of the activity's event, or None when they cannot be shown
+    (a value stored before dates were bounded, e.g. due in 9999: its end overflows)."""
+    start = activity["due_at"]
+    try:
+        end = start + timedelta(minutes=activity.get("duration_minutes") or 30)
+    except OverflowError:
+        return None
+    return (start, end) if in_range(start) and in_range(end) else None
+
+
 def render_calendar(owner_name: str, activities: Iterable[Mapping]) -> bytes:
+    """The feed; an activity whose times are out of range is left out (and logged),
+    so that one bad row does not break the whole feed."""
     calendar = Calendar()
     calendar.add("prodid", "-//CRM Suite//Leads//EN")
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", f"{owner_name} – CRM activities")
     for activity in activities:
+        span = _span(activity)
+        if span is None:
+            log.warning("activity %s is left out of the calendar feed: due %s is out of range",
+                        activity["id"], activity["due_at"])
+            continue
         event = Event()
         event.add("uid", f"{activity['id']}@crm-leads")
         event.add("summary", _summary(activity))
-        event.add("dtstart", activity["due_at"])
-        event.add("dtend", activity["due_at"] + timedelta(minutes=activity.get("duration_minutes") or 30))
+        event.add("dtstart", span[0])
+        event.add("dtend", span[1])
         event.add("dtstamp", activity["updated_at"])
         event.add("last-modified", activity["updated_at"])
         description = [f"Company: {activity['lead_company']}"] if activity.get("lead_company") else []

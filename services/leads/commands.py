@@ -8,48 +8,41 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from services.leads import domain
+from services.leads import domain, scoping
 from services.leads.extensions import assignment_strategy, scoring_rule
 from services.leads.models import Activity, AssignmentRule, Lead, LeadHistory, Rep, new_id
-from services.leads.queries import OPEN, lead_dict, visible_lead
+from services.leads.queries import lead_dict
+from services.leads.scoping import OPEN, changeable_lead, visible_lead
+from shared import policy
+from shared.caller import Caller
+from shared.config import load_settings
 from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
-from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 
-WRITERS = ("rep", "manager", "admin")
 EDITABLE = ("company", "contact_name", "email", "phone", "address", "territory", "source",
             "channel", "campaign", "segment", "industry", "estimated_value", "currency",
             "acquisition_cost", "tags", "interests", "notes")
 
 
-def require_role(caller: dict, *roles: str) -> None:
-    if caller.get("role") not in roles:
-        raise Forbidden(f"role {caller.get('role')!r} may not do this; allowed: {', '.join(roles)}")
-
-
-def require_writer(caller: dict, lead: Lead) -> None:
-    """Reps change their own leads, managers their team's, admins any."""
-    role, user = caller.get("role"), caller.get("user_id")
-    if role == "admin":
-        return
-    if role == "manager" and (lead.team_id == caller.get("team_id") or lead.owner_id == user):
-        return
-    if role == "rep" and lead.owner_id == user:
-        return
-    raise Forbidden("only the lead's owner, the owner's manager or an admin may change it")
-
-
-def _record(session: Session, lead: Lead, caller: dict, action: str, **details: Any) -> None:
-    session.add(LeadHistory(lead_id=lead.id, actor_id=caller.get("user_id"), action=action,
+def _record(session: Session, lead: Lead, caller: Caller, action: str, **details: Any) -> None:
+    session.add(LeadHistory(lead_id=lead.id, actor_id=caller.user_id, action=action,
                             details=details))
 
 
+@lru_cache(maxsize=1)
+def phone_region() -> str:
+    """``CRM_DEFAULT_REGION``: where a phone number written without a country code is."""
+    return load_settings().default_region
+
+
 def _keys(data: dict) -> domain.DedupeKeys:
-    return domain.dedupe_keys(data.get("email"), data.get("phone"), data.get("company"))
+    return domain.dedupe_keys(data.get("email"), data.get("phone"), data.get("company"), phone_region())
 
 
 def find_duplicate(session: Session, keys: domain.DedupeKeys, exclude_id: str | None = None):
@@ -83,7 +76,7 @@ def _keys_of(lead: Lead) -> domain.DedupeKeys:
 
 
 def _apply_keys(lead: Lead) -> None:
-    keys = domain.dedupe_keys(lead.email, lead.phone, lead.company)
+    keys = domain.dedupe_keys(lead.email, lead.phone, lead.company, phone_region())
     lead.email_norm, lead.phone_norm, lead.company_norm = keys.email, keys.phone, keys.company
 
 
@@ -104,15 +97,14 @@ def created_payload(lead: Lead) -> dict[str, Any]:
             "import_job_id": lead.import_job_id}
 
 
-def build_lead(caller: dict, data: dict, now: datetime) -> Lead:
-    """A new, unsaved lead from validated input, owned as the caller's role implies."""
-    role = caller.get("role")
-    if role not in WRITERS + ("partner",):
-        raise Forbidden(f"role {role!r} may not create leads")
+def build_lead(caller: Caller, data: dict, now: datetime) -> Lead:
+    """A new, unsaved lead from validated input, owned as the caller's reach implies
+    (a rep's own, a partner's submitted, else in the pool until assigned)."""
+    ownership = scoping.new_record_ownership(caller, "lead.create")
     if data.get("estimated_value") is not None:
         domain.parse_money(Decimal(str(data["estimated_value"])), data.get("currency"))
     lead = Lead(id=new_id(), status=domain.parse_status(data.get("status") or "new").value,
-                created_by=caller.get("user_id"), created_at=now, updated_at=now,
+                created_by=caller.user_id, created_at=now, updated_at=now,
                 last_touched_at=now, tags=[], interests=[])
     for name in EDITABLE:
         if name in data:
@@ -121,43 +113,38 @@ def build_lead(caller: dict, data: dict, now: datetime) -> Lead:
         if getattr(lead, money) is not None:
             setattr(lead, money, Decimal(str(getattr(lead, money))))
     lead.source = lead.source or "other"
-    if role == "partner":
-        lead.partner_id = caller.get("partner_id")
+    for name, value in ownership.items():
+        setattr(lead, name, value)
+    if lead.partner_id:
         lead.source = "partner"
-    elif role == "rep":
-        lead.owner_id, lead.team_id = caller.get("user_id"), caller.get("team_id")
     _apply_keys(lead)
     rescore(lead, now)
     return lead
 
 
-def create_lead(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
+def create_lead(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
+    """Capture a lead; an ``owner_id`` in ``data`` must be a rep within the
+    caller's reach (422 unknown, 403 out of reach)."""
     session, now = uow.session, utcnow()
+    owner_id = data.get("owner_id")
+    if owner_id:
+        scoping.prospective_owner(session, caller, "lead.create", owner_id)
     lead = build_lead(caller, data, now)
     existing = find_duplicate(session, _keys_of(lead))
     if existing is not None:
         raise duplicate_conflict(existing, _keys_of(lead))
     session.add(lead)
-    owner_id = data.get("owner_id")
     _record(session, lead, caller, "created")
     session.flush()
     uow.emit("leads.lead_created", created_payload(lead))
-    if owner_id and caller.get("role") in ("manager", "admin"):
-        _assign(uow, caller, lead, _rep(session, owner_id), "manual")
+    if owner_id and owner_id != lead.owner_id:
+        _assign(uow, caller, lead, scoping.roster_rep(session, owner_id), "manual")
     elif lead.owner_id is None:
         _auto_assign(uow, caller, lead)
     return lead_dict(lead)
 
 
-def _rep(session: Session, user_id: str) -> Rep:
-    rep = session.get(Rep, user_id)
-    if rep is None or not rep.active:
-        raise Invalid(f"user {user_id} is not an active member of the sales roster",
-                      errors={"owner_id": "unknown or inactive user"})
-    return rep
-
-
-def _assign(uow: UnitOfWork, caller: dict, lead: Lead, rep: Rep | None, rule: str) -> None:
+def _assign(uow: UnitOfWork, caller: Caller, lead: Lead, rep: Rep | None, rule: str) -> None:
     previous = lead.owner_id
     lead.owner_id = rep.user_id if rep else None
     lead.team_id = rep.team_id if rep else lead.team_id
@@ -183,8 +170,12 @@ def _rule_matches(rule: AssignmentRule, lead: Lead) -> bool:
     return all(getattr(rule, f) in (None, getattr(lead, f)) for f in ("source", "segment", "territory"))
 
 
-def _auto_assign(uow: UnitOfWork, caller: dict, lead: Lead, only: str | None = None) -> bool:
-    """Apply the active assignment rules in priority order; the lead stays in the pool if none fits."""
+def _auto_assign(uow: UnitOfWork, caller: Caller, lead: Lead, only: str | None = None,
+                 reach: str | None = None) -> bool:
+    """Apply the active assignment rules in priority order; the lead stays in the pool if none fits.
+
+    With ``reach`` (a person asking for it), the rules choose only among the
+    reps within the caller's reach for that action."""
     session = uow.session
     query = select(AssignmentRule).where(AssignmentRule.active.is_(True))
     if only:
@@ -196,7 +187,9 @@ def _auto_assign(uow: UnitOfWork, caller: dict, lead: Lead, only: str | None = N
     for rule in rules:
         if not _rule_matches(rule, lead):
             continue
-        reps = reps if reps is not None else _candidate_reps(session)
+        if reps is None:
+            reps = [rep for rep in _candidate_reps(session) if reach is None or
+                    policy.allows(caller, reach, {"owner_id": rep.user_id, "team_id": rep.team_id})]
         facts = domain.AssignmentFacts(territory=lead.territory, segment=lead.segment,
                                        source=lead.source, team_id=rule.team_id or lead.team_id)
         chosen, rule.cursor = assignment_strategy(rule.strategy).choose(facts, reps, rule.cursor)
@@ -206,10 +199,9 @@ def _auto_assign(uow: UnitOfWork, caller: dict, lead: Lead, only: str | None = N
     return False
 
 
-def update_lead(uow: UnitOfWork, caller: dict, lead_id: str, data: dict) -> dict[str, Any]:
+def update_lead(uow: UnitOfWork, caller: Caller, lead_id: str, data: dict) -> dict[str, Any]:
     session = uow.session
-    lead = visible_lead(session, caller, lead_id)
-    require_writer(caller, lead)
+    lead = changeable_lead(session, caller, lead_id)
     domain.check_editable(domain.parse_status(lead.status))
     check_version("lead", lead_id, lead.version, data.get("version"))
     changed = {}
@@ -236,11 +228,10 @@ def update_lead(uow: UnitOfWork, caller: dict, lead_id: str, data: dict) -> dict
     return lead_dict(lead)
 
 
-def change_status(uow: UnitOfWork, caller: dict, lead_id: str, status: str,
+def change_status(uow: UnitOfWork, caller: Caller, lead_id: str, status: str,
                   reason: str | None = None) -> dict[str, Any]:
     session = uow.session
-    lead = visible_lead(session, caller, lead_id)
-    require_writer(caller, lead)
+    lead = changeable_lead(session, caller, lead_id)
     current, target = domain.parse_status(lead.status), domain.parse_status(status)
     domain.check_transition(current, target)
     if target is domain.LeadStatus.DISQUALIFIED:
@@ -259,10 +250,9 @@ def change_status(uow: UnitOfWork, caller: dict, lead_id: str, status: str,
     return lead_dict(lead)
 
 
-def convert_lead(uow: UnitOfWork, caller: dict, lead_id: str) -> dict[str, Any]:
+def convert_lead(uow: UnitOfWork, caller: Caller, lead_id: str) -> dict[str, Any]:
     session = uow.session
-    lead = visible_lead(session, caller, lead_id)
-    require_writer(caller, lead)
+    lead = changeable_lead(session, caller, lead_id)
     current = domain.parse_status(lead.status)
     domain.check_convertible(current)
     lead.status = domain.LeadStatus.CONVERTED.value
@@ -277,35 +267,33 @@ def convert_lead(uow: UnitOfWork, caller: dict, lead_id: str) -> dict[str, Any]:
     return lead_dict(lead)
 
 
-def assign_lead(uow: UnitOfWork, caller: dict, lead_id: str, owner_id: str | None,
+def assign_lead(uow: UnitOfWork, caller: Caller, lead_id: str, owner_id: str | None,
                 rule: str | None = None) -> dict[str, Any]:
-    require_role(caller, "manager", "admin")
+    """Give a lead in reach to a rep in reach, or let the rules choose."""
     session = uow.session
-    lead = visible_lead(session, caller, lead_id)
+    lead = changeable_lead(session, caller, lead_id, "lead.assign")
     domain.check_editable(domain.parse_status(lead.status))
     if owner_id:
-        rep = _rep(session, owner_id)
-        if caller["role"] == "manager" and rep.team_id != caller.get("team_id"):
-            raise Forbidden("a manager assigns leads within the own team only")
+        rep = scoping.require_owner_in_reach(caller, "lead.assign", scoping.roster_rep(session, owner_id))
         _assign(uow, caller, lead, rep, "manual")
-    elif not _auto_assign(uow, caller, lead, only=rule):
+    elif not _auto_assign(uow, caller, lead, only=rule, reach="lead.assign"):
         raise Conflict("no assignment rule found a rep for this lead; it stays where it is")
     return lead_dict(lead)
 
 
-def claim_lead(uow: UnitOfWork, caller: dict, lead_id: str, cap: int) -> dict[str, Any]:
-    require_role(caller, "rep", "manager")
+def claim_lead(uow: UnitOfWork, caller: Caller, lead_id: str, cap: int) -> dict[str, Any]:
+    policy.require(caller, "lead_pool.claim")
     session = uow.session
-    lead = visible_lead(session, caller, lead_id, for_update=True)
+    lead = visible_lead(session, caller, lead_id, for_update=True, action="lead_pool.claim")
     if not lead.in_pool:
         raise Conflict(f"lead {lead_id} is not in the pool", extra={"owner_id": lead.owner_id})
     open_leads = session.scalar(select(func.count()).select_from(Lead).where(
-        Lead.owner_id == caller["user_id"], Lead.status.in_(OPEN)))
+        Lead.owner_id == caller.user_id, Lead.status.in_(OPEN)))
     domain.check_claim(open_leads, cap)
-    rep = session.get(Rep, caller["user_id"])
-    lead.team_id = rep.team_id if rep else caller.get("team_id")
+    rep = session.get(Rep, caller.user_id)
+    lead.team_id = rep.team_id if rep else caller.team_id
     previous = lead.owner_id
-    lead.owner_id = caller["user_id"]
+    lead.owner_id = caller.user_id
     lead.last_touched_at = lead.updated_at = utcnow()
     _record(session, lead, caller, "claimed")
     session.flush()
@@ -315,10 +303,9 @@ def claim_lead(uow: UnitOfWork, caller: dict, lead_id: str, cap: int) -> dict[st
     return lead_dict(lead)
 
 
-def release_lead(uow: UnitOfWork, caller: dict, lead_id: str, rule: str = "released") -> dict[str, Any]:
+def release_lead(uow: UnitOfWork, caller: Caller, lead_id: str, rule: str = "released") -> dict[str, Any]:
     session = uow.session
-    lead = visible_lead(session, caller, lead_id)
-    require_writer(caller, lead)
+    lead = changeable_lead(session, caller, lead_id)
     domain.check_editable(domain.parse_status(lead.status))
     if lead.owner_id is None:
         raise Conflict(f"lead {lead_id} is already in the pool")
@@ -326,15 +313,20 @@ def release_lead(uow: UnitOfWork, caller: dict, lead_id: str, rule: str = "relea
     return lead_dict(lead)
 
 
-def reassign_owner(uow: UnitOfWork, caller: dict, from_owner_id: str,
+def reassign_owner(uow: UnitOfWork, caller: Caller, from_owner_id: str,
                    to_owner_id: str | None) -> dict[str, int]:
-    """Move every open lead of a departing rep to another rep, or to the pool."""
-    require_role(caller, "manager", "admin")
+    """Move every open lead of a departing rep to another rep, or to the pool.
+
+    Both reps must be within the caller's reach (a manager's own team), and
+    only the leads within it move."""
+    policy.require(caller, "lead.assign")
     session = uow.session
-    target = _rep(session, to_owner_id) if to_owner_id else None
-    query = select(Lead).where(Lead.owner_id == from_owner_id, Lead.status.in_(OPEN))
-    if caller["role"] == "manager":
-        query = query.where(Lead.team_id == caller.get("team_id"))
+    scoping.require_user_in_reach(session, caller, "lead.assign", from_owner_id, "from_owner_id")
+    target = (scoping.require_owner_in_reach(caller, "lead.assign",
+                                             scoping.roster_rep(session, to_owner_id, "to_owner_id"),
+                                             "to_owner_id") if to_owner_id else None)
+    query = select(Lead).where(Lead.owner_id == from_owner_id, Lead.status.in_(OPEN),
+                               scoping.lead_clause(caller, "lead.assign"))
     leads = session.scalars(query.with_for_update()).all()
     for lead in leads:
         _assign(uow, caller, lead, target, "reassigned")
@@ -344,7 +336,7 @@ def reassign_owner(uow: UnitOfWork, caller: dict, from_owner_id: str,
 def release_stale(uow: UnitOfWork, days: int, now: datetime | None = None) -> int:
     """Leads nobody touched for ``days`` go back to the pool."""
     now = now or utcnow()
-    system = {"user_id": None, "role": "admin"}
+    system = Caller.system()
     leads = uow.session.scalars(select(Lead).where(
         Lead.owner_id.is_not(None), Lead.status.in_(OPEN),
         Lead.last_touched_at < now - timedelta(days=days)).limit(500)).all()
@@ -353,12 +345,10 @@ def release_stale(uow: UnitOfWork, days: int, now: datetime | None = None) -> in
     return len(leads)
 
 
-def merge_leads(uow: UnitOfWork, caller: dict, target_id: str, source_id: str) -> dict[str, Any]:
+def merge_leads(uow: UnitOfWork, caller: Caller, target_id: str, source_id: str) -> dict[str, Any]:
     session = uow.session
-    target = visible_lead(session, caller, target_id)
-    source = visible_lead(session, caller, source_id)
-    require_writer(caller, target)
-    require_writer(caller, source)
+    target = changeable_lead(session, caller, target_id)
+    source = changeable_lead(session, caller, source_id)
     domain.check_mergeable(source.status, target.status, source.id, target.id)
     if source.merged_into_id:
         raise Conflict(f"lead {source_id} was already merged into {source.merged_into_id}")
@@ -393,10 +383,13 @@ def upsert_rep(session: Session, user: dict) -> None:
         session.add(rep)
     for name in ("name", "role", "team_id", "territory", "segments", "sources", "active"):
         setattr(rep, name, user.get(name))
+    if not rep.active:
+        rep.calendar_token_hash = None  # a departed user's feed stops now, and stays stopped
 
 
-def create_assignment_rule(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
-    require_role(caller, "manager", "admin")
+def create_assignment_rule(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
+    """A new rule; a manager's is for the own team (by default and only)."""
+    data = {**data, "team_id": scoping.rule_team(caller, data.get("team_id"))}
     assignment_strategy(data["strategy"])  # refuses an unknown strategy with 422
     if uow.session.scalars(select(AssignmentRule).where(AssignmentRule.name == data["name"])).first():
         raise Conflict(f"an assignment rule named {data['name']!r} exists", errors={"name": "taken"})
@@ -406,15 +399,15 @@ def create_assignment_rule(uow: UnitOfWork, caller: dict, data: dict) -> dict[st
     return _rule_dict(rule)
 
 
-def list_assignment_rules(session: Session, caller: dict) -> list[dict[str, Any]]:
-    require_role(caller, "manager", "admin")
-    rules = session.scalars(select(AssignmentRule).order_by(AssignmentRule.priority, AssignmentRule.name))
+def list_assignment_rules(session: Session, caller: Caller) -> list[dict[str, Any]]:
+    rules = session.scalars(select(AssignmentRule).where(scoping.rule_clause(caller))
+                            .order_by(AssignmentRule.priority, AssignmentRule.name))
     return [_rule_dict(r) for r in rules]
 
 
-def delete_assignment_rule(uow: UnitOfWork, caller: dict, rule_id: str) -> dict[str, Any]:
-    require_role(caller, "admin", "manager")
-    rule = uow.session.get(AssignmentRule, rule_id)
+def delete_assignment_rule(uow: UnitOfWork, caller: Caller, rule_id: str) -> dict[str, Any]:
+    rule = uow.session.scalars(select(AssignmentRule).where(
+        AssignmentRule.id == rule_id, scoping.rule_clause(caller, "assignment_rule.write"))).first()
     if rule is None:
         raise NotFound(f"assignment rule {rule_id} not found")
     uow.session.delete(rule)

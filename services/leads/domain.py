@@ -14,8 +14,10 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, Mapping
 
+import phonenumbers
+
 from services.leads.assignment import AssignmentFacts, AssignmentStrategy, Rep  # noqa: F401
-from services.leads.planner import PlannedCall, plan_calls  # noqa: F401
+from services.leads.planner import PlannedCall, check_plan_size, plan_calls, time_zone  # noqa: F401
 from services.leads.scoring import LeadFacts, RuleBasedScore, ScoringRule  # noqa: F401
 from shared.errors import Conflict, Invalid
 
@@ -115,14 +117,30 @@ class DedupeKeys:
     company: str | None
 
 
+def _strip_invisible(text: str) -> str:
+    """Without format characters (Unicode category Cf): zero-width space, joiner
+    and non-joiner, word joiner, the BOM, the soft hyphen, direction marks. They
+    show as nothing, so "Ac\u200bme" must be "Acme" to a person and to dedupe."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
 def normalise_email(value: str | None) -> str | None:
-    value = (value or "").strip().lower()
+    value = _strip_invisible(value or "").strip().lower()
     return value or None
 
 
-def normalise_phone(value: str | None) -> str | None:
-    """Digits only, with "+" for an international number ("00" counts as "+")."""
-    raw = (value or "").strip()
+def normalise_phone(value: str | None, region: str | None = None) -> str | None:
+    """The number in E.164 ("+48225550102") when it is a valid number, written
+    internationally or nationally for ``region`` (ISO 3166 code, e.g. "PL"), so
+    "(22) 555 01 02" and "+48 22 555 01 02" are one number. Anything else: its
+    digits, with "+" when written internationally ("00" counts as "+")."""
+    raw = _strip_invisible(value or "").strip()
+    try:
+        number = phonenumbers.parse(raw, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_valid_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     digits = re.sub(r"\D", "", raw)
     international = raw.startswith("+") or digits.startswith("00")
     if digits.startswith("00"):
@@ -133,7 +151,9 @@ def normalise_phone(value: str | None) -> str | None:
 
 
 def _strip_accents(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    """Without accents and without invisible format characters (see _strip_invisible)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text)
+                   if not unicodedata.combining(c) and unicodedata.category(c) != "Cf")
 
 
 def normalise_company(value: str | None) -> str | None:
@@ -155,8 +175,10 @@ def normalise_company(value: str | None) -> str | None:
     return text or None
 
 
-def dedupe_keys(email: str | None, phone: str | None, company: str | None) -> DedupeKeys:
-    return DedupeKeys(normalise_email(email), normalise_phone(phone), normalise_company(company))
+def dedupe_keys(email: str | None, phone: str | None, company: str | None,
+                phone_region: str | None = None) -> DedupeKeys:
+    """The keys a duplicate shares; ``phone_region`` reads national phone numbers."""
+    return DedupeKeys(normalise_email(email), normalise_phone(phone, phone_region), normalise_company(company))
 
 
 def matching_fields(a: DedupeKeys, b: DedupeKeys) -> list[str]:

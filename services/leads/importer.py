@@ -1,31 +1,39 @@
 """Bulk import of leads as a job.
 
 The gateway (or ``crm leads import``) parses the file as a stream and sends
-it in numbered chunks; they are stored, and a timer processes them in order,
-one transaction per chunk: valid rows become leads (with their events),
-invalid and duplicate rows are reported with row number, field and reason.
-A crash resumes at the first unprocessed chunk; a chunk sent twice is stored
-once.
+it in numbered chunks; they are stored, and a chunk sent twice is stored once.
+Only once the whole file has arrived (``finish_upload``) does a timer process
+them in order, one transaction per chunk: valid rows become leads (with their
+events), invalid and duplicate rows are reported with row number, field and
+reason. A crash resumes at the first unprocessed chunk.
+
+A file that cannot be read to its end imports nothing: ``fail_upload``
+discards the chunks received and ends the job failed with the reason, and an
+upload that never finishes (its gateway stopped) is failed the same way once
+the upload timeout has passed.
 """
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any, Iterable
 
 from marshmallow import EXCLUDE, ValidationError
-from sqlalchemy import insert, or_, select
+from sqlalchemy import delete, insert, or_, select
 
-from services.leads.commands import build_lead, created_payload, require_role
+from services.leads import scoping
+from services.leads.commands import build_lead, created_payload
 from services.leads.models import ImportChunk, ImportJob, ImportRowError, Lead
 from services.leads.schemas import ImportJobOut, LeadCreate
 from services.leads.queries import utc_dump
+from shared import policy
+from shared.caller import Caller
 from shared.db import UnitOfWork, utcnow
-from shared.errors import Conflict, DomainError, NotFound
+from shared.errors import Conflict, DomainError
 
 _row_schema = LeadCreate(unknown=EXCLUDE)
 _job_out = ImportJobOut()
 _LIST_SEPARATOR = re.compile(r"\s*[;,|]\s*")
-IMPORTERS = ("rep", "manager", "admin")
 
 
 def job_dict(job: ImportJob, errors: Iterable[ImportRowError] = ()) -> dict[str, Any]:
@@ -35,55 +43,75 @@ def job_dict(job: ImportJob, errors: Iterable[ImportRowError] = ()) -> dict[str,
     return data
 
 
-def _job(session, caller: dict, job_id: str, for_update: bool = False) -> ImportJob:
-    query = select(ImportJob).where(ImportJob.id == job_id)
-    job = session.scalars(query.with_for_update() if for_update else query).first()
-    if job is None or (caller.get("role") != "admin" and job.caller.get("user_id") != caller.get("user_id")):
-        raise NotFound(f"import {job_id} not found")
-    return job
+def _job(session, caller: Caller, job_id: str, for_update: bool = False) -> ImportJob:
+    return scoping.import_job(session, caller, job_id, for_update)
 
 
-def start_import(uow: UnitOfWork, caller: dict, filename: str, mapping: dict | None) -> dict[str, Any]:
-    require_role(caller, *IMPORTERS)
-    job = ImportJob(filename=filename, mapping=mapping, caller=caller, created_at=utcnow())
+def start_import(uow: UnitOfWork, caller: Caller, filename: str, mapping: dict | None) -> dict[str, Any]:
+    policy.require(caller, "lead.import")
+    # The rows are imported later, by a timer, as the person who started the job.
+    job = ImportJob(filename=filename, mapping=mapping, caller=caller.to_context(), created_at=utcnow())
     uow.session.add(job)
     uow.session.flush()
     return job_dict(job)
 
 
-def add_chunk(uow: UnitOfWork, caller: dict, job_id: str, seq: int, rows: list) -> dict[str, Any]:
+def add_chunk(uow: UnitOfWork, caller: Caller, job_id: str, seq: int, rows: list) -> dict[str, Any]:
     session = uow.session
     job = _job(session, caller, job_id, for_update=True)
-    if job.upload_complete:
-        raise Conflict(f"import {job_id} is already complete; start a new import")
+    _require_receiving(job)
     if session.get(ImportChunk, (job_id, seq)) is None:
         session.add(ImportChunk(job_id=job_id, seq=seq, rows=rows, processed=False))
         job.received_chunks += 1
     return job_dict(job)
 
 
-def finish_upload(uow: UnitOfWork, caller: dict, job_id: str, total_rows: int) -> dict[str, Any]:
+def finish_upload(uow: UnitOfWork, caller: Caller, job_id: str, total_rows: int) -> dict[str, Any]:
     job = _job(uow.session, caller, job_id, for_update=True)
+    _require_receiving(job)
     job.upload_complete, job.total_rows = True, total_rows
     job.status = "processing"
     _finish_if_done(job)
     return job_dict(job)
 
 
-def fail_upload(uow: UnitOfWork, caller: dict, job_id: str, reason: str) -> dict[str, Any]:
-    """The file broke part-way: rows already received are still imported, and the
-    job ends as failed with the reason reported as a file-level error (row 0)."""
+def fail_upload(uow: UnitOfWork, caller: Caller, job_id: str, reason: str) -> dict[str, Any]:
+    """The file could not be read to its end: nothing of it is imported. The chunks
+    received are discarded and the job ends failed, the reason reported as a
+    file-level error (row 0). Failing a failed job again changes nothing."""
     job = _job(uow.session, caller, job_id, for_update=True)
-    job.upload_complete, job.status = True, "failed"
-    job.total_rows = job.processed_rows + sum(len(c.rows) for c in uow.session.scalars(
-        select(ImportChunk).where(ImportChunk.job_id == job_id, ImportChunk.processed.is_(False))))
-    uow.session.add(ImportRowError(job_id=job_id, row=0, field="file", reason=reason[:500]))
-    if job.processed_chunks >= job.received_chunks:
-        job.finished_at = utcnow()
+    if job.status != "failed":
+        _require_receiving(job)
+        _fail(uow.session, job, reason)
     return job_dict(job)
 
 
-def get_import(session, caller: dict, job_id: str, error_offset: int = 0,
+def fail_abandoned_uploads(uow: UnitOfWork, timeout: timedelta) -> int:
+    """Fail the jobs still receiving their file ``timeout`` after they started
+    (the gateway that was sending it stopped); how many were failed."""
+    session = uow.session
+    jobs = session.scalars(select(ImportJob).where(ImportJob.status == "receiving",
+                                                   ImportJob.created_at < utcnow() - timeout)
+                           .with_for_update(skip_locked=True)).all()
+    for job in jobs:
+        _fail(session, job, f"the file did not finish arriving within {timeout.total_seconds() / 60:g} "
+                            "minutes; nothing was imported")
+    return len(jobs)
+
+
+def _require_receiving(job: ImportJob) -> None:
+    if job.status != "receiving":
+        raise Conflict(f"import {job.id} is {job.status}, no longer receiving its file; start a new import")
+
+
+def _fail(session, job: ImportJob, reason: str) -> None:
+    session.execute(delete(ImportChunk).where(ImportChunk.job_id == job.id))
+    session.add(ImportRowError(job_id=job.id, row=0, field="file", reason=reason[:500]))
+    job.upload_complete, job.status, job.finished_at = True, "failed", utcnow()
+    job.total_rows = job.received_chunks = 0
+
+
+def get_import(session, caller: Caller, job_id: str, error_offset: int = 0,
                error_limit: int = 100) -> dict[str, Any]:
     job = _job(session, caller, job_id)
     errors = session.scalars(select(ImportRowError).where(ImportRowError.job_id == job_id)
@@ -104,7 +132,8 @@ def process_next_chunk(uow: UnitOfWork) -> bool:
     session = uow.session
     chunk = session.scalars(
         select(ImportChunk).join(ImportJob, ImportJob.id == ImportChunk.job_id)
-        .where(ImportChunk.processed.is_(False), ImportChunk.seq == ImportJob.processed_chunks)
+        .where(ImportChunk.processed.is_(False), ImportChunk.seq == ImportJob.processed_chunks,
+               ImportJob.status == "processing")
         .order_by(ImportJob.created_at).limit(1).with_for_update(skip_locked=True)).first()
     if chunk is None:
         return False
@@ -116,6 +145,9 @@ def process_next_chunk(uow: UnitOfWork) -> bool:
     return True
 
 
+_MONEY = ("estimated_value", "acquisition_cost")
+
+
 def _record_values(record: dict) -> dict:
     values = {k: v for k, v in record.items() if v not in (None, "")}
     for name in ("tags", "interests"):
@@ -123,15 +155,24 @@ def _record_values(record: dict) -> dict:
             values[name] = [t for t in _LIST_SEPARATOR.split(values[name]) if t]
     if values.get("currency"):
         values["currency"] = values["currency"].upper()
+    for name in _MONEY:
+        # A spreadsheet cell is a number (its text in the file, read as written);
+        # the API takes money only as a decimal string.
+        if isinstance(values.get(name), (int, float)) and not isinstance(values[name], bool):
+            values[name] = repr(values[name])
     values.setdefault("source", "import")
     return values
 
 
 def _import_rows(uow: UnitOfWork, job: ImportJob, rows: list) -> None:
-    session, caller, now = uow.session, job.caller, utcnow()
+    session, caller, now = uow.session, Caller.from_context(job.caller), utcnow()
     errors: list[ImportRowError] = []
     candidates: list[tuple[int, Lead]] = []
-    for row_number, record in rows:
+    for row_number, record, *refused in rows:
+        if refused and refused[0]:  # cells the gateway did not send: too long
+            errors.extend(ImportRowError(job_id=job.id, row=row_number, field=field[:60], reason=reason[:500])
+                          for field, reason in refused[0].items())
+            continue
         try:
             data = _row_schema.load(_record_values(record))
             data.pop("owner_id", None)

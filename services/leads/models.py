@@ -4,16 +4,16 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import ID, new_id, service_metadata, utcnow
-from sqlalchemy import DateTime
+from shared.db import ID, Exact, Instant, new_id, service_metadata, utcnow
 
 metadata = service_metadata()
 
-Money = Numeric(18, 2)
-When = DateTime(timezone=True)
+# Exact and Instant behave the same on PostgreSQL and SQLite (see shared.db).
+Money = Exact(18, 2)
+When = Instant
 
 
 class Base(DeclarativeBase):
@@ -92,7 +92,8 @@ class Rep(Base):
     segments: Mapped[list] = mapped_column(JSON, default=list)
     sources: Mapped[list] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # SHA-256 of the calendar feed's token; the token itself is shown once, never stored.
+    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class AssignmentRule(Base):

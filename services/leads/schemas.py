@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import time
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, validate, validates_schema
 
 from services.leads.domain import ACTIVITY_TYPES, LeadSource, LeadStatus
+from services.leads.planner import MAX_PLAN_LEADS, MAX_PLAN_OWNERS, time_zone
+from shared.errors import Invalid
+from shared import fields
+from shared.bounds import MAX_OFFSET
 from shared.fields import WireDateTime
 
 SOURCES = [s.value for s in LeadSource]
@@ -14,6 +18,13 @@ STATUSES = [s.value for s in LeadStatus] + ["prospect"]
 SORTABLE = ["created_at", "-created_at", "updated_at", "-updated_at", "score", "-score",
             "company", "-company", "estimated_value", "-estimated_value", "status", "-status"]
 Tag = fields.String(validate=validate.Length(min=1, max=60))
+
+
+def valid_time_zone(name: str) -> None:
+    try:
+        time_zone(name)
+    except Invalid as exc:
+        raise ValidationError(exc.errors["time_zone"]) from None
 
 
 class Strict(Schema):
@@ -33,12 +44,10 @@ class LeadWrite(Strict):
     campaign = fields.String(allow_none=True, validate=validate.Length(max=100))
     segment = fields.String(allow_none=True, validate=validate.Length(max=60))
     industry = fields.String(allow_none=True, validate=validate.Length(max=100))
-    estimated_value = fields.Decimal(allow_none=True, as_string=True, places=2,
-                                     validate=validate.Range(min=0))
+    estimated_value = fields.Money(allow_none=True, validate=validate.Range(min=0))
     currency = fields.String(allow_none=True, validate=validate.Regexp(r"^[A-Z]{3}$",
                              error="must be an ISO 4217 code such as EUR"))
-    acquisition_cost = fields.Decimal(allow_none=True, as_string=True, places=2,
-                                      validate=validate.Range(min=0))
+    acquisition_cost = fields.Money(allow_none=True, validate=validate.Range(min=0))
     tags = fields.List(Tag)
     interests = fields.List(Tag)
     notes = fields.String(allow_none=True, validate=validate.Length(max=10000))
@@ -113,7 +122,7 @@ class LeadFilter(Strict):
 
 class Page(Strict):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
     sort = fields.String(load_default="-created_at", validate=validate.OneOf(SORTABLE))
 
 
@@ -124,6 +133,8 @@ class LeadListQuery(LeadFilter, Page):
 class ExportQuery(LeadFilter):
     format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
     sort = fields.String(load_default="-created_at", validate=validate.OneOf(SORTABLE))
+    bom = fields.Boolean(load_default=False, metadata={
+        "description": "CSV only: start with a UTF-8 byte order mark, so that Excel reads the text as UTF-8"})
 
 
 class StatusChange(Strict):
@@ -175,7 +186,7 @@ class ActivityCreate(Strict):
     owner_id = fields.String(allow_none=True)
     due_at = fields.AwareDateTime(required=True)
     duration_minutes = fields.Integer(load_default=30, validate=validate.Range(min=1, max=1440))
-    cost = fields.Decimal(allow_none=True, as_string=True, places=2, validate=validate.Range(min=0))
+    cost = fields.Money(allow_none=True, validate=validate.Range(min=0))
     currency = fields.String(allow_none=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
     notes = fields.String(allow_none=True, validate=validate.Length(max=5000))
     outcome = fields.String(allow_none=True, validate=validate.Length(min=1, max=2000))
@@ -209,8 +220,8 @@ class ActivityListQuery(Page):
 
 
 class PlanCalls(Strict):
-    lead_ids = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=5000))
-    owner_ids = fields.List(fields.String(), validate=validate.Length(min=1, max=500), metadata={
+    lead_ids = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=MAX_PLAN_LEADS))
+    owner_ids = fields.List(fields.String(), validate=validate.Length(min=1, max=MAX_PLAN_OWNERS), metadata={
         "description": "reps whose planners get the calls; default: each lead's owner"})
     first_day = fields.Date(required=True)
     last_day = fields.Date(required=True)
@@ -219,6 +230,10 @@ class PlanCalls(Strict):
     duration_minutes = fields.Integer(load_default=15, validate=validate.Range(min=1, max=480))
     skip_weekends = fields.Boolean(load_default=True)
     subject = fields.String(allow_none=True, validate=validate.Length(max=200))
+    time_zone = fields.String(validate=[validate.Length(max=64), valid_time_zone], metadata={
+        "description": "IANA time zone of the working hours, e.g. Europe/Warsaw; default "
+                       "CRM_DEFAULT_TIME_ZONE (UTC). The calls are stored as UTC instants, "
+                       "daylight saving time included", "example": "Europe/Warsaw"})
 
 
 class Outcome(Strict):

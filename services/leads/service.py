@@ -1,12 +1,14 @@
 """The leads service's nameko entrypoints: thin, each one use case."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from nameko.timer import timer
 
-from services.leads import activities, commands, importer, queries
+from services.leads import activities, commands, importer, queries, scoping
 from services.leads.models import metadata
 from shared.config import load_settings
-from shared.nameko_ext import Database, RequestContext, event_handler, rpc
+from shared.nameko_ext import Database, RequestContext, event_handler, readiness, rpc
 
 
 class LeadsService:
@@ -17,7 +19,7 @@ class LeadsService:
 
     @rpc
     def ping(self, caller):
-        return "pong"
+        return readiness(self.db)
 
     # Leads
     @rpc
@@ -26,7 +28,7 @@ class LeadsService:
 
     @rpc
     def get_lead(self, caller, lead_id):
-        return queries.lead_dict(queries.visible_lead(self.db.session, caller, lead_id))
+        return queries.lead_dict(scoping.visible_lead(self.db.session, caller, lead_id))
 
     @rpc
     def lead_history(self, caller, lead_id):
@@ -118,6 +120,11 @@ class LeadsService:
                 break
             self.db.commit()
 
+    @timer(interval=60)
+    def fail_abandoned_imports(self):
+        importer.fail_abandoned_uploads(self.db, timedelta(seconds=load_settings().import_upload_timeout))
+        self.db.commit()
+
     # Activities
     @rpc
     def create_activity(self, caller, data):
@@ -129,7 +136,7 @@ class LeadsService:
 
     @rpc
     def plan_calls(self, caller, data):
-        return activities.plan_calls(self.db, caller, data)
+        return activities.plan_calls(self.db, caller, data, load_settings().default_time_zone)
 
     @rpc
     def record_outcome(self, caller, activity_id, outcome):

@@ -11,11 +11,15 @@ from services.sales import domain
 from services.sales.cadence import AccountFacts
 from services.sales.extensions import cadence_rule
 from services.sales.models import Account, AccountContact, AccountProduct, Contact, Product, new_id
+from services.sales.roster import owner_for
 from services.sales.schemas import (ACCOUNT_SORT, CONTACT_SORT, PRODUCT_SORT, AccountIn, AccountOut, AccountPatch,
                                     ContactOut, ContactPatch, ProductOut, load)
-from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible, writable
+from services.sales.scoping import ordering, page, shown_to, visible, within, writable
+from shared import policy
+from shared.caller import Caller
 from shared.db import UnitOfWork, as_utc, utcnow
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
+from shared.scoping import reach_clause
 
 _account_out, _contact_out, _product_out = AccountOut(), ContactOut(), ProductOut()
 _account_in, _account_patch, _contact_patch = AccountIn(), AccountPatch(), ContactPatch()
@@ -72,16 +76,15 @@ def account_created_payload(account: Account) -> dict[str, Any]:
             "line_of_business": account.line_of_business, "source_lead_id": account.source_lead_id}
 
 
-def create_account(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
-    require_role(caller, "rep", "manager", "admin")
+def create_account(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
+    """A new account owned by the caller, or by ``owner_id`` within their reach
+    (the account then belongs to that owner's team)."""
     data = load(_account_in, data)
-    owner_id = data.pop("owner_id", None) or caller.get("user_id")
-    if caller["role"] == "rep" and owner_id != caller.get("user_id"):
-        raise Invalid("a rep creates accounts they own", errors={"owner_id": "must be you"})
+    owner = owner_for(uow.session, caller, "account.write", data.pop("owner_id", None))
     fields = {"tags": [], "lifecycle": domain.Lifecycle.PROSPECT.value, "competition_level": "medium",
               "repeat_purchase_probability": 50, **data}
-    account = Account(id=new_id(), owner_id=owner_id, team_id=caller.get("team_id"),
-                      branch_id=caller.get("branch_id"), lifetime_value=Decimal("0.00"), created_at=utcnow(),
+    account = Account(id=new_id(), owner_id=owner.owner_id, team_id=owner.team_id,
+                      branch_id=owner.branch_id, lifetime_value=Decimal("0.00"), created_at=utcnow(),
                       updated_at=utcnow(), **fields)
     uow.session.add(account)
     uow.session.flush()
@@ -94,15 +97,19 @@ def create_account(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
 CADENCE_INPUTS = ("competition_level", "repeat_purchase_probability", "lifecycle")
 
 
-def update_account(uow: UnitOfWork, caller: dict, account_id: str, data: dict) -> dict[str, Any]:
-    """Change an account's fields; a new owner must be set by a manager or admin.
+def update_account(uow: UnitOfWork, caller: Caller, account_id: str, data: dict) -> dict[str, Any]:
+    """Change an account's fields; a new owner must be within the caller's reach
+    (a manager hands accounts within the team) and brings the account to their team.
     Changing a cadence input plans the next contact again, unless the request
     sets ``next_contact_on`` itself."""
     data = load(_account_patch, data)
-    account = writable(uow.session, Account, caller, account_id, "account")
-    if "owner_id" in data and data["owner_id"] != account.owner_id and caller.get("role") == "rep":
-        raise Invalid("only a manager or an admin hands an account to someone else",
-                      errors={"owner_id": "reps cannot reassign"})
+    account = writable(uow.session, Account, caller, account_id, "account", "account.read", "account.write")
+    if "owner_id" in data and data["owner_id"] != account.owner_id:
+        if data["owner_id"] is None:  # unowned, it stays with its team
+            policy.require(caller, "account.write", {"owner_id": None, "team_id": account.team_id})
+        else:
+            owner = owner_for(uow.session, caller, "account.write", data["owner_id"])
+            account.team_id, account.branch_id = owner.team_id, owner.branch_id
     for name, value in data.items():
         setattr(account, name, value)
     if any(name in data for name in CADENCE_INPUTS) and "next_contact_on" not in data:
@@ -112,11 +119,11 @@ def update_account(uow: UnitOfWork, caller: dict, account_id: str, data: dict) -
     return account_dict(account)
 
 
-def follow_ups(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
+def follow_ups(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
     """Accounts whose next contact is due on ``as_of`` (today) or before: the
     overdue follow-ups list, most overdue first. A rep sees their own."""
     as_of = domain.as_date(filters.get("as_of") or utcnow().date())
-    query = scope(select(Account), Account, caller).where(
+    query = within(select(Account), Account, caller, "account.read").where(
         Account.next_contact_on.is_not(None), Account.next_contact_on <= as_of,
         Account.lifecycle != domain.Lifecycle.FORMER.value)
     if filters.get("owner_id"):
@@ -126,12 +133,12 @@ def follow_ups(session, caller: dict, filters: dict, limit: int, offset: int) ->
             "total": total}
 
 
-def get_account(session, caller: dict, account_id: str) -> dict[str, Any]:
-    return account_dict(visible(session, Account, caller, account_id, "account"))
+def get_account(session, caller: Caller, account_id: str) -> dict[str, Any]:
+    return account_dict(visible(session, Account, caller, account_id, "account", "account.read"))
 
 
-def list_accounts(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
-    query = scope(select(Account), Account, caller)
+def list_accounts(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
+    query = within(select(Account), Account, caller, "account.read")
     for name in ("owner_id", "segment", "industry", "lifecycle"):
         if filters.get(name):
             query = query.where(getattr(Account, name) == filters[name])
@@ -150,15 +157,15 @@ def contact_dict(session, contact: Contact) -> dict[str, Any]:
     return data
 
 
-def create_contact(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
-    require_role(caller, "rep", "manager", "admin")
+def create_contact(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
+    policy.require(caller, "contact.write")
     account_id, roles = data.pop("account_id", None), data.pop("roles", [])
-    contact = Contact(id=new_id(), owner_id=caller.get("user_id"), created_at=utcnow(),
+    contact = Contact(id=new_id(), owner_id=caller.user_id, team_id=caller.team_id, created_at=utcnow(),
                       **{"interests": [], "topics": [], **data})
     uow.session.add(contact)
     if account_id:
-        account = visible(uow.session, Account, caller, account_id, "account")
-        require_writer(caller, account)
+        account = visible(uow.session, Account, caller, account_id, "account", "account.read")
+        policy.require(caller, "account.write", account)
         domain.check_roles(roles)
         uow.session.flush()
         uow.session.add(AccountContact(account_id=account.id, contact_id=contact.id, roles=list(roles)))
@@ -166,16 +173,19 @@ def create_contact(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
     return contact_dict(uow.session, contact)
 
 
-def _writable_contact(session, caller: dict, contact_id: str) -> Contact:
+def _writable_contact(session, caller: Caller, contact_id: str) -> Contact:
     contact = session.scalars(select(Contact).where(Contact.id == contact_id, visible_contacts(caller))
                               .with_for_update()).first()
     if contact is None:
         raise NotFound(f"contact {contact_id} not found")
-    require_role(caller, "rep", "manager", "admin")
+    if session.scalars(select(Contact.id).where(Contact.id == contact_id,
+                                                visible_contacts(caller, "contact.write"))).first() is None:
+        raise Forbidden("only whoever owns the contact or one of its accounts, their manager or an admin "
+                        "may change it", extra={"action": "contact.write"})
     return contact
 
 
-def update_contact(uow: UnitOfWork, caller: dict, contact_id: str, data: dict) -> dict[str, Any]:
+def update_contact(uow: UnitOfWork, caller: Caller, contact_id: str, data: dict) -> dict[str, Any]:
     """Change a contact's details, interests and the topics discussed."""
     contact = _writable_contact(uow.session, caller, contact_id)
     for name, value in load(_contact_patch, data).items():
@@ -184,12 +194,13 @@ def update_contact(uow: UnitOfWork, caller: dict, contact_id: str, data: dict) -
     return contact_dict(uow.session, contact)
 
 
-def link_contact(uow: UnitOfWork, caller: dict, contact_id: str, account_id: str, roles: list[str]) -> dict[str, Any]:
+def link_contact(uow: UnitOfWork, caller: Caller, contact_id: str, account_id: str,
+                 roles: list[str]) -> dict[str, Any]:
     """Set the contact's roles in the buying process of one account (linking
     it to that account if it was not); empty roles unlink it."""
     contact = _writable_contact(uow.session, caller, contact_id)
-    account = visible(uow.session, Account, caller, account_id, "account")
-    require_writer(caller, account)
+    account = visible(uow.session, Account, caller, account_id, "account", "account.read")
+    policy.require(caller, "account.write", account)
     domain.check_roles(roles)
     link = uow.session.get(AccountContact, (account.id, contact.id))
     if not roles:
@@ -203,14 +214,15 @@ def link_contact(uow: UnitOfWork, caller: dict, contact_id: str, account_id: str
     return contact_dict(uow.session, contact)
 
 
-def visible_contacts(caller: dict):
-    """Contacts linked to an account the caller sees, or that the caller created."""
-    accounts = scope(select(Account.id), Account, caller)
+def visible_contacts(caller: Caller, action: str = "contact.read"):
+    """Contacts linked to an account within the caller's reach for ``action``,
+    or themselves within it (created by the caller, or through their partner)."""
+    accounts = within(select(Account.id), Account, caller, action)
     linked = select(AccountContact.contact_id).where(AccountContact.account_id.in_(accounts))
-    return or_(Contact.id.in_(linked), Contact.owner_id == caller.get("user_id"))
+    return or_(Contact.id.in_(linked), reach_clause(caller, action, Contact))
 
 
-def get_contact(session, caller: dict, contact_id: str) -> dict[str, Any]:
+def get_contact(session, caller: Caller, contact_id: str) -> dict[str, Any]:
     contact = session.scalars(select(Contact).where(Contact.id == contact_id,
                                                     visible_contacts(caller))).first()
     if contact is None:
@@ -218,7 +230,7 @@ def get_contact(session, caller: dict, contact_id: str) -> dict[str, Any]:
     return contact_dict(session, contact)
 
 
-def list_contacts(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
+def list_contacts(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
     query = select(Contact).where(visible_contacts(caller))
     if filters.get("account_id"):
         query = query.where(Contact.id.in_(select(AccountContact.contact_id).where(
@@ -230,31 +242,33 @@ def list_contacts(session, caller: dict, filters: dict, limit: int, offset: int)
     return {"items": [contact_dict(session, c) for c in items], "total": total}
 
 
-def create_product(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
-    require_role(caller, "admin", "manager")
+def create_product(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
+    policy.require(caller, "product.write")
     if uow.session.scalars(select(Product).where(Product.sku == data["sku"])).first():
         raise Conflict(f"a product with SKU {data['sku']} exists", errors={"sku": "taken"})
     product = Product(id=new_id(), **{**data, "list_price": Decimal(str(data["list_price"])),
                                      "unit_cost": Decimal(str(data["unit_cost"]))})
     uow.session.add(product)
     uow.session.flush()
-    return _product_out.dump(product)
+    return shown_to(caller, _product_out.dump(product))
 
 
-def update_product(uow: UnitOfWork, caller: dict, product_id: str, data: dict) -> dict[str, Any]:
+def update_product(uow: UnitOfWork, caller: Caller, product_id: str, data: dict) -> dict[str, Any]:
     """Change prices, life cycle or the active flag; an inactive product stays on
     existing opportunities and contracts but is no longer offered."""
-    require_role(caller, "admin", "manager")
+    policy.require(caller, "product.write")
     product = uow.session.get(Product, product_id, with_for_update=True)
     if product is None:
         raise NotFound(f"product {product_id} not found")
     for name, value in data.items():
         setattr(product, name, Decimal(str(value)) if name in ("list_price", "unit_cost") else value)
     uow.session.flush()
-    return _product_out.dump(product)
+    return shown_to(caller, _product_out.dump(product))
 
 
-def list_products(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
+def list_products(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
+    """The catalog (not for partners); unit costs only for roles that may read costs."""
+    policy.require(caller, "product.read")
     query = select(Product)
     if filters.get("active_only", True):
         query = query.where(Product.active.is_(True))
@@ -266,4 +280,4 @@ def list_products(session, caller: dict, filters: dict, limit: int, offset: int)
         query = query.where(or_(func.lower(Product.name).like(needle), func.lower(Product.sku).like(needle)))
     items, total = page(session, query, limit, offset,
                         ordering(Product, filters.get("sort"), PRODUCT_SORT, "sku"))
-    return {"items": [_product_out.dump(p) for p in items], "total": total}
+    return {"items": [shown_to(caller, _product_out.dump(p)) for p in items], "total": total}

@@ -14,10 +14,13 @@ from sqlalchemy import select
 
 from services.sales.accounts import refresh_next_contact
 from services.sales.models import Account, Activity, Opportunity, new_id
+from services.sales.roster import owner_for
 from services.sales.schemas import ACTIVITY_SORT
-from services.sales.scoping import ordering, page, require_writer, scope, visible
+from services.sales.scoping import ordering, page, visible, within, writable
+from shared import policy
+from shared.caller import Caller
 from shared.db import UnitOfWork, as_utc, utcnow
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, Invalid
 
 
 ACTIVITY_TYPES = ("call", "meeting", "email", "task")
@@ -53,25 +56,25 @@ def _contacted(uow: UnitOfWork, account: Account, activity: Activity) -> None:
     uow.emit("sales.activity_logged", _logged_payload(activity))
 
 
-def log_activity(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
+def log_activity(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
     """An activity on an account (``account_id``) or on an opportunity
-    (``opportunity_id``, whose account it also belongs to)."""
+    (``opportunity_id``, whose account it also belongs to), for the caller or
+    for ``owner_id`` within their reach."""
     session = uow.session
     if data.get("type") not in ACTIVITY_TYPES:
         raise Invalid("unknown activity type", errors={"type": f"one of {', '.join(ACTIVITY_TYPES)}"})
     opportunity = None
     if data.get("opportunity_id"):
-        opportunity = visible(session, Opportunity, caller, data["opportunity_id"], "opportunity")
-        require_writer(caller, opportunity)
+        opportunity = visible(session, Opportunity, caller, data["opportunity_id"], "opportunity",
+                              "opportunity.read")
+        policy.require(caller, "sales_activity.write", opportunity)
         if data.get("account_id") and data["account_id"] != opportunity.account_id:
             raise Invalid("the opportunity belongs to another account", errors={"account_id": "mismatch"})
     account_id = opportunity.account_id if opportunity else data["account_id"]
-    account = visible(session, Account, caller, account_id, "account", for_update=True)
+    account = visible(session, Account, caller, account_id, "account", "account.read", for_update=True)
     if opportunity is None:
-        require_writer(caller, account)
-    owner_id = data.get("owner_id") or caller.get("user_id")
-    if caller.get("role") == "rep" and owner_id != caller.get("user_id"):
-        raise Invalid("a rep logs activities for themselves", errors={"owner_id": "must be you"})
+        policy.require(caller, "sales_activity.write", account)
+    owner_id = owner_for(session, caller, "sales_activity.write", data.get("owner_id")).owner_id
     cost = Decimal(str(data["cost"])) if data.get("cost") is not None else None
     if cost is not None and not data.get("currency"):
         raise Invalid("a cost needs a currency", errors={"currency": "required with cost"})
@@ -102,13 +105,10 @@ def _outcome(text: str) -> str:
     return text
 
 
-def record_outcome(uow: UnitOfWork, caller: dict, activity_id: str, outcome: str) -> dict[str, Any]:
+def record_outcome(uow: UnitOfWork, caller: Caller, activity_id: str, outcome: str) -> dict[str, Any]:
     session = uow.session
-    activity = session.scalars(scope(select(Activity).where(Activity.id == activity_id), Activity, caller)
-                               .with_for_update()).first()
-    if activity is None:
-        raise NotFound(f"activity {activity_id} not found")
-    require_writer(caller, activity)
+    activity = writable(session, Activity, caller, activity_id, "activity", "sales_activity.read",
+                        "sales_activity.write")
     if activity.outcome:
         raise Conflict("the activity already has an outcome", extra={"outcome": activity.outcome})
     activity.outcome, activity.outcome_at = _outcome(outcome), utcnow()
@@ -116,8 +116,8 @@ def record_outcome(uow: UnitOfWork, caller: dict, activity_id: str, outcome: str
     return activity_dict(activity)
 
 
-def list_activities(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
-    query = scope(select(Activity), Activity, caller)
+def list_activities(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
+    query = within(select(Activity), Activity, caller, "sales_activity.read")
     for name in ("account_id", "opportunity_id", "owner_id", "type"):
         if filters.get(name):
             query = query.where(getattr(Activity, name) == filters[name])

@@ -6,10 +6,11 @@ from __future__ import annotations
 from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema
 
-from gateway.toolkit import call, page, page_schema
+from gateway.toolkit import call, page, page_schema, policy
 from services.sales import schemas as s
+from shared import fields
 
 blueprint = Blueprint("sales", __name__, url_prefix="/api/v1",
                       description="Accounts, contacts, products, pipelines, opportunities, quotes, contracts, "
@@ -24,11 +25,13 @@ def _paged(method: str, args: dict):
 
 @blueprint.route("/accounts")
 class Accounts(MethodView):
+    @policy("account.read")
     @blueprint.arguments(s.AccountQuery(), location="query")
     @blueprint.response(200, page_schema(s.AccountOut))
     def get(self, args):
         return _paged("list_accounts", args)
 
+    @policy("account.write")
     @blueprint.arguments(s.AccountIn())
     @blueprint.response(201, s.AccountOut)
     def post(self, data):
@@ -36,6 +39,7 @@ class Accounts(MethodView):
 
 
 @blueprint.route("/accounts/follow-ups")
+@policy("account.read")
 @blueprint.arguments(s.FollowUpQuery(), location="query")
 @blueprint.response(200, page_schema(s.FollowUpOut))
 def follow_ups(args):
@@ -46,10 +50,12 @@ def follow_ups(args):
 
 @blueprint.route("/accounts/<account_id>", endpoint="Account")
 class Account(MethodView):
+    @policy("account.read")
     @blueprint.response(200, s.AccountOut)
     def get(self, account_id):
         return call("sales", "get_account", account_id)
 
+    @policy("account.write")
     @blueprint.arguments(s.AccountPatch())
     @blueprint.response(200, s.AccountOut)
     def patch(self, data, account_id):
@@ -68,11 +74,13 @@ def _activities(args, **scope_):
 
 @blueprint.route("/accounts/<account_id>/activities", endpoint="AccountActivities")
 class AccountActivities(MethodView):
+    @policy("sales_activity.read")
     @blueprint.arguments(s.SalesActivityQuery(), location="query")
     @blueprint.response(200, SalesActivityPage)
     def get(self, args, account_id):
         return _activities(args, account_id=account_id)
 
+    @policy("sales_activity.write")
     @blueprint.arguments(s.SalesActivityIn())
     @blueprint.response(201, s.SalesActivityOut)
     def post(self, data, account_id):
@@ -83,11 +91,13 @@ class AccountActivities(MethodView):
 
 @blueprint.route("/opportunities/<opportunity_id>/activities", endpoint="OpportunityActivities")
 class OpportunityActivities(MethodView):
+    @policy("sales_activity.read")
     @blueprint.arguments(s.SalesActivityQuery(), location="query")
     @blueprint.response(200, SalesActivityPage)
     def get(self, args, opportunity_id):
         return _activities(args, opportunity_id=opportunity_id)
 
+    @policy("sales_activity.write")
     @blueprint.arguments(s.SalesActivityIn())
     @blueprint.response(201, s.SalesActivityOut)
     def post(self, data, opportunity_id):
@@ -95,6 +105,7 @@ class OpportunityActivities(MethodView):
 
 
 @blueprint.route("/sales-activities/<activity_id>/outcome", methods=["POST"])
+@policy("sales_activity.write")
 @blueprint.arguments(s.OutcomeIn())
 @blueprint.response(200, s.SalesActivityOut)
 def activity_outcome(data, activity_id):
@@ -104,11 +115,13 @@ def activity_outcome(data, activity_id):
 
 @blueprint.route("/contacts")
 class Contacts(MethodView):
+    @policy("contact.read")
     @blueprint.arguments(s.ContactQuery(), location="query")
     @blueprint.response(200, page_schema(s.ContactOut))
     def get(self, args):
         return _paged("list_contacts", args)
 
+    @policy("contact.write")
     @blueprint.arguments(s.ContactIn())
     @blueprint.response(201, s.ContactOut)
     def post(self, data):
@@ -117,10 +130,12 @@ class Contacts(MethodView):
 
 @blueprint.route("/contacts/<contact_id>", endpoint="Contact")
 class Contact(MethodView):
+    @policy("contact.read")
     @blueprint.response(200, s.ContactOut)
     def get(self, contact_id):
         return call("sales", "get_contact", contact_id)
 
+    @policy("contact.write")
     @blueprint.arguments(s.ContactPatch())
     @blueprint.response(200, s.ContactOut)
     def patch(self, data, contact_id):
@@ -129,6 +144,7 @@ class Contact(MethodView):
 
 
 @blueprint.route("/contacts/<contact_id>/accounts/<account_id>", methods=["PUT"])
+@policy("contact.write")
 @blueprint.arguments(s.ContactRoles())
 @blueprint.response(200, s.ContactOut)
 def contact_roles(data, contact_id, account_id):
@@ -139,11 +155,13 @@ def contact_roles(data, contact_id, account_id):
 
 @blueprint.route("/products")
 class Products(MethodView):
+    @policy("product.read")
     @blueprint.arguments(s.ProductQuery(), location="query")
     @blueprint.response(200, page_schema(s.ProductOut))
     def get(self, args):
         return _paged("list_products", args)
 
+    @policy("product.write")
     @blueprint.arguments(s.ProductIn())
     @blueprint.response(201, s.ProductOut)
     def post(self, data):
@@ -151,6 +169,7 @@ class Products(MethodView):
 
 
 @blueprint.route("/products/<product_id>", methods=["PATCH"])
+@policy("product.write")
 @blueprint.arguments(s.ProductPatch())
 @blueprint.response(200, s.ProductOut)
 def update_product(data, product_id):
@@ -160,10 +179,12 @@ def update_product(data, product_id):
 
 @blueprint.route("/pipelines")
 class Pipelines(MethodView):
+    @policy("pipeline.read")
     @blueprint.response(200, s.PipelineOut(many=True))
     def get(self):
         return call("sales", "list_pipelines")
 
+    @policy("pipeline.write")
     @blueprint.arguments(s.PipelineIn())
     @blueprint.response(201, s.PipelineOut)
     def post(self, data):
@@ -173,11 +194,13 @@ class Pipelines(MethodView):
 
 @blueprint.route("/opportunities")
 class Opportunities(MethodView):
+    @policy("opportunity.read")
     @blueprint.arguments(s.OpportunityQuery(), location="query")
     @blueprint.response(200, page_schema(s.OpportunityOut))
     def get(self, args):
         return _paged("list_opportunities", args)
 
+    @policy("opportunity.write")
     @blueprint.arguments(s.OpportunityIn())
     @blueprint.response(201, s.OpportunityOut)
     def post(self, data):
@@ -187,10 +210,12 @@ class Opportunities(MethodView):
 
 @blueprint.route("/opportunities/<opportunity_id>", endpoint="Opportunity")
 class Opportunity(MethodView):
+    @policy("opportunity.read")
     @blueprint.response(200, s.OpportunityOut)
     def get(self, opportunity_id):
         return call("sales", "get_opportunity", opportunity_id)
 
+    @policy("opportunity.write")
     @blueprint.arguments(s.OpportunityPatch())
     @blueprint.response(200, s.OpportunityOut)
     def patch(self, data, opportunity_id):
@@ -199,6 +224,7 @@ class Opportunity(MethodView):
 
 
 @blueprint.route("/opportunities/<opportunity_id>/stage", methods=["POST"])
+@policy("opportunity.write")
 @blueprint.arguments(s.StageMove())
 @blueprint.response(200, s.OpportunityOut)
 def move_stage(data, opportunity_id):
@@ -207,12 +233,14 @@ def move_stage(data, opportunity_id):
 
 
 @blueprint.route("/opportunities/<opportunity_id>/won", methods=["POST"])
+@policy("opportunity.write")
 @blueprint.response(200, s.OpportunityOut)
 def won(opportunity_id):
     return call("sales", "mark_won", opportunity_id)
 
 
 @blueprint.route("/opportunities/<opportunity_id>/lost", methods=["POST"])
+@policy("opportunity.write")
 @blueprint.arguments(s.Lost())
 @blueprint.response(200, s.OpportunityOut)
 def lost(data, opportunity_id):
@@ -225,11 +253,13 @@ class QuoteQuery(Schema):
 
 @blueprint.route("/quotes")
 class Quotes(MethodView):
+    @policy("quote.read")
     @blueprint.arguments(QuoteQuery(), location="query")
     @blueprint.response(200, s.QuoteOut(many=True))
     def get(self, args):
         return call("sales", "list_quotes", args["opportunity_id"])
 
+    @policy("quote.write")
     @blueprint.arguments(s.QuoteIn())
     @blueprint.response(201, s.QuoteOut)
     def post(self, data):
@@ -239,6 +269,7 @@ class Quotes(MethodView):
 
 def _quote_step(path: str, status: str, doc: str):
     @blueprint.route(f"/quotes/<quote_id>/{path}", methods=["POST"], endpoint=f"quote_{path}")
+    @policy("quote.write")
     @blueprint.response(200, s.QuoteOut)
     @blueprint.doc(summary=doc)
     def step(quote_id):
@@ -252,12 +283,14 @@ _quote_step("reject", "rejected", "Reject the quote")
 
 @blueprint.route("/contracts")
 class Contracts(MethodView):
+    @policy("contract.read")
     @blueprint.arguments(s.ContractQuery(), location="query")
     @blueprint.response(200, page_schema(s.ContractOut))
     def get(self, args):
         """Contracts; with renewal_within_days, the renewals list."""
         return _paged("list_contracts", args)
 
+    @policy("contract.write")
     @blueprint.arguments(s.ContractCreate())
     @blueprint.response(201, s.ContractOut)
     def post(self, data):
@@ -266,10 +299,12 @@ class Contracts(MethodView):
 
 @blueprint.route("/contracts/<contract_id>", endpoint="Contract")
 class Contract(MethodView):
+    @policy("contract.read")
     @blueprint.response(200, s.ContractOut)
     def get(self, contract_id):
         return call("sales", "get_contract", contract_id)
 
+    @policy("contract.write")
     @blueprint.arguments(s.ContractPatch())
     @blueprint.response(200, s.ContractOut)
     def patch(self, data, contract_id):
@@ -278,6 +313,7 @@ class Contract(MethodView):
 
 
 @blueprint.route("/contracts/<contract_id>/sign", methods=["POST"])
+@policy("contract.write")
 @blueprint.response(200, s.ContractOut)
 def sign(contract_id):
     """Sign: emits sales.contract_signed with everything finance needs to bill it."""
@@ -285,6 +321,7 @@ def sign(contract_id):
 
 
 @blueprint.route("/contracts/<contract_id>/terminate", methods=["POST"])
+@policy("contract.write")
 @blueprint.arguments(s.Terminate())
 @blueprint.response(200, s.ContractOut)
 def terminate(data, contract_id):
@@ -292,6 +329,7 @@ def terminate(data, contract_id):
 
 
 @blueprint.route("/selections/search", methods=["POST"])
+@policy("selection.read")
 @blueprint.arguments(s.SelectionSearch())
 @blueprint.arguments(s.Page(), location="query")
 @blueprint.response(200, s.CustomerPage)
@@ -304,11 +342,13 @@ def search_customers(data, paging):
 
 @blueprint.route("/selections")
 class Selections(MethodView):
+    @policy("selection.read")
     @blueprint.arguments(s.Page(), location="query")
     @blueprint.response(200, page_schema(s.SelectionOut))
     def get(self, args):
-        return _paged("list_selections", args)
+        return page(call("sales", "list_selections", args["limit"], args["offset"]), args["limit"], args["offset"])
 
+    @policy("selection.write")
     @blueprint.arguments(s.SelectionIn())
     @blueprint.response(201, s.SelectionOut)
     def post(self, data):
@@ -318,16 +358,19 @@ class Selections(MethodView):
 
 @blueprint.route("/selections/<selection_id>", endpoint="Selection")
 class Selection(MethodView):
+    @policy("selection.read")
     @blueprint.response(200, s.SelectionOut)
     def get(self, selection_id):
         return call("sales", "get_selection", selection_id)
 
+    @policy("selection.write")
     @blueprint.response(204)
     def delete(self, selection_id):
         call("sales", "delete_selection", selection_id)
 
 
 @blueprint.route("/selections/<selection_id>/results")
+@policy("selection.read")
 @blueprint.arguments(s.Page(), location="query")
 @blueprint.response(200, s.CustomerPage)
 def selection_results(args, selection_id):
@@ -344,11 +387,13 @@ def _period_range(args: dict) -> dict:
 
 @blueprint.route("/targets")
 class Targets(MethodView):
+    @policy("target.read")
     @blueprint.arguments(s.TargetQuery(), location="query")
     @blueprint.response(200, page_schema(s.TargetOut))
     def get(self, args):
         return _paged("list_targets", _period_range(args))
 
+    @policy("target.write")
     @blueprint.arguments(s.TargetIn())
     @blueprint.response(201, s.TargetOut)
     def post(self, data):
@@ -357,6 +402,7 @@ class Targets(MethodView):
 
 
 @blueprint.route("/targets/consolidated")
+@policy("target.read")
 @blueprint.arguments(s.ConsolidationQuery(), location="query")
 @blueprint.response(200, s.ConsolidatedRow(many=True))
 def consolidated_targets(args):
@@ -369,10 +415,12 @@ def consolidated_targets(args):
 
 @blueprint.route("/targets/<target_id>", endpoint="Target")
 class Target(MethodView):
+    @policy("target.read")
     @blueprint.response(200, s.TargetOut)
     def get(self, target_id):
         return call("sales", "get_target", target_id)
 
+    @policy("target.write")
     @blueprint.arguments(s.TargetPatch())
     @blueprint.response(200, s.TargetOut)
     def patch(self, data, target_id):
@@ -381,12 +429,14 @@ class Target(MethodView):
 
 
 @blueprint.route("/targets/<target_id>/submit", methods=["POST"])
+@policy("target.write")
 @blueprint.response(200, s.TargetOut)
 def submit_target(target_id):
     return call("sales", "submit_target", target_id)
 
 
 @blueprint.route("/targets/<target_id>/approve", methods=["POST"])
+@policy("target.approve")
 @blueprint.response(200, s.TargetOut)
 def approve_target(target_id):
     """The rep's manager or an admin approves; emits sales.target_approved
@@ -395,6 +445,7 @@ def approve_target(target_id):
 
 
 @blueprint.route("/targets/<target_id>/reject", methods=["POST"])
+@policy("target.approve")
 @blueprint.arguments(s.Review())
 @blueprint.response(200, s.TargetOut)
 def reject_target(data, target_id):

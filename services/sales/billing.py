@@ -12,9 +12,11 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Mapping, Sequence
 
+from shared.bounds import check_dates
 from shared.errors import Invalid
 
 CENT = Decimal("0.01")
+MAX_INSTALMENTS = 1200  # a hundred years, monthly
 
 
 class Frequency(str, Enum):
@@ -45,6 +47,9 @@ def _split(total: Decimal, parts: int) -> list[Decimal]:
 def _periodic(total: Decimal, start: date, end: date | None, months: int) -> list[Instalment]:
     if end is None:
         raise Invalid("a periodic schedule needs the contract's end date", errors={"end_date": "required"})
+    if (end.year - start.year) * 12 + end.month - start.month >= MAX_INSTALMENTS * months:
+        raise Invalid(f"a schedule has at most {MAX_INSTALMENTS} instalments",
+                      errors={"end_date": "too far from start_date for this billing frequency"})
     dates = []
     n = 0
     while (due := add_months(start, n * months)) <= end:
@@ -56,12 +61,18 @@ def _periodic(total: Decimal, start: date, end: date | None, months: int) -> lis
 def _explicit(total: Decimal, start: date, end: date | None, raw: Sequence[Mapping] | None) -> list[Instalment]:
     errors: dict[str, str] = {}
     plan: list[Instalment] = []
+    if len(raw or ()) > MAX_INSTALMENTS:
+        raise Invalid(f"a schedule has at most {MAX_INSTALMENTS} instalments",
+                      errors={"instalments": f"at most {MAX_INSTALMENTS}"})
     for index, item in enumerate(raw or ()):
         try:
             due = item["due_date"] if isinstance(item["due_date"], date) else date.fromisoformat(item["due_date"])
             amount = Decimal(str(item["amount"]))
         except (KeyError, ValueError, InvalidOperation, TypeError):
             errors[f"instalments.{index}"] = "needs due_date (YYYY-MM-DD) and amount"
+            continue
+        if not amount.is_finite():
+            errors[f"instalments.{index}.amount"] = "not a number"
             continue
         if isinstance(item["amount"], float):
             errors[f"instalments.{index}.amount"] = "a decimal string, not a float"
@@ -85,6 +96,9 @@ def _explicit(total: Decimal, start: date, end: date | None, raw: Sequence[Mappi
 
 def billing_schedule(frequency: Frequency, total: Decimal, currency: str, start: date, end: date | None,
                      instalments: Sequence[Mapping] | None = None) -> list[Instalment]:
+    """The instalments of a contract; Invalid for dates outside the accepted years
+    (so that no due date computed from them can overflow) or an impossible plan."""
+    check_dates(start_date=start, end_date=end)
     total = Decimal(total).quantize(CENT)
     if frequency is Frequency.ONE_OFF:
         return [Instalment(start, total)]

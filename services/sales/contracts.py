@@ -12,7 +12,9 @@ from services.sales.accounts import record_purchase
 from services.sales.models import Account, Contract, Opportunity, OpportunityLine, Quote, new_id
 from services.sales.opportunities import close, line_dicts
 from services.sales.schemas import CONTRACT_SORT
-from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible, writable
+from services.sales.scoping import ordering, page, shown_to, visible, within, writable
+from shared import policy
+from shared.caller import Caller
 from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
 from shared.errors import Conflict, Invalid
 
@@ -21,27 +23,29 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def quote_dict(quote: Quote, contract_id: str | None = None) -> dict[str, Any]:
-    return {"id": quote.id, "opportunity_id": quote.opportunity_id, "version": quote.version,
+def quote_dict(caller: Caller, quote: Quote, contract_id: str | None = None) -> dict[str, Any]:
+    """The quote as ``caller`` may see it (costs only with ``cost.read``)."""
+    return shown_to(caller, {"id": quote.id, "opportunity_id": quote.opportunity_id, "version": quote.version,
             "status": quote.status, "valid_until": quote.valid_until.isoformat(), "lines": quote.lines,
             "amount": str(quote.amount), "cost": str(quote.cost), "currency": quote.currency,
-            "contract_id": contract_id, "created_at": as_utc(quote.created_at).isoformat()}
+            "contract_id": contract_id, "created_at": as_utc(quote.created_at).isoformat()})
 
 
-def contract_dict(contract: Contract) -> dict[str, Any]:
-    return {"id": contract.id, "account_id": contract.account_id, "opportunity_id": contract.opportunity_id,
+def contract_dict(caller: Caller, contract: Contract) -> dict[str, Any]:
+    """The contract as ``caller`` may see it (costs only with ``cost.read``)."""
+    return shown_to(caller, {"id": contract.id, "account_id": contract.account_id, "opportunity_id": contract.opportunity_id,
             "quote_id": contract.quote_id, "owner_id": contract.owner_id, "status": contract.status,
             "start_date": contract.start_date.isoformat(), "end_date": _iso(contract.end_date),
             "currency": contract.currency, "total": str(contract.total), "cost": str(contract.cost),
             "lines": contract.lines, "billing_frequency": contract.billing_frequency,
             "schedule": contract.schedule, "version": contract.version,
             "signed_at": _iso(as_utc(contract.signed_at)), "terminated_at": _iso(as_utc(contract.terminated_at)),
-            "termination_reason": contract.termination_reason}
+            "termination_reason": contract.termination_reason})
 
 
-def create_quote(uow: UnitOfWork, caller: dict, opportunity_id: str, valid_until) -> dict[str, Any]:
+def create_quote(uow: UnitOfWork, caller: Caller, opportunity_id: str, valid_until) -> dict[str, Any]:
     session = uow.session
-    opportunity = writable(session, Opportunity, caller, opportunity_id, "opportunity")
+    opportunity = writable(session, Opportunity, caller, opportunity_id, "opportunity", "quote.read", "quote.write")
     if opportunity.status != domain.OpportunityStatus.OPEN.value:
         raise Conflict(f"a {opportunity.status} opportunity cannot be quoted")
     rows = session.scalars(select(OpportunityLine).where(OpportunityLine.opportunity_id == opportunity.id)
@@ -60,20 +64,19 @@ def create_quote(uow: UnitOfWork, caller: dict, opportunity_id: str, valid_until
                   currency=opportunity.currency, created_at=utcnow())
     session.add(quote)
     session.flush()
-    return quote_dict(quote)
+    return quote_dict(caller, quote)
 
 
-
-def _quote(uow: UnitOfWork, caller: dict, quote_id: str) -> tuple[Quote, Opportunity]:
+def _quote(uow: UnitOfWork, caller: Caller, quote_id: str) -> tuple[Quote, Opportunity]:
     quote = uow.session.get(Quote, quote_id, with_for_update=True)
     if quote is None:
         raise Invalid(f"quote {quote_id} does not exist", errors={"quote_id": "unknown"})
-    opportunity = visible(uow.session, Opportunity, caller, quote.opportunity_id, "quote")
-    require_writer(caller, opportunity)
+    opportunity = visible(uow.session, Opportunity, caller, quote.opportunity_id, "quote", "quote.read")
+    policy.require(caller, "quote.write", opportunity)
     return quote, opportunity
 
 
-def decide_quote(uow: UnitOfWork, caller: dict, quote_id: str, target: str) -> dict[str, Any]:
+def decide_quote(uow: UnitOfWork, caller: Caller, quote_id: str, target: str) -> dict[str, Any]:
     """Send, accept or reject a quote. Accepting wins the opportunity and drafts a contract."""
     quote, opportunity = _quote(uow, caller, quote_id)
     today = utcnow().date()
@@ -82,10 +85,10 @@ def decide_quote(uow: UnitOfWork, caller: dict, quote_id: str, target: str) -> d
     quote.status = target
     if target == domain.QuoteStatus.SENT.value:
         quote.sent_at = utcnow()
-        return quote_dict(quote)
+        return quote_dict(caller, quote)
     quote.decided_at = utcnow()
     if target != domain.QuoteStatus.ACCEPTED.value:
-        return quote_dict(quote)
+        return quote_dict(caller, quote)
     close(uow, opportunity, "won")
     uow.session.get(Account, opportunity.account_id).lifecycle = domain.Lifecycle.CUSTOMER.value
     contract = Contract(id=new_id(), account_id=opportunity.account_id, opportunity_id=opportunity.id,
@@ -97,13 +100,13 @@ def decide_quote(uow: UnitOfWork, caller: dict, quote_id: str, target: str) -> d
                                            today, None, None), created_at=utcnow())
     uow.session.add(contract)
     uow.session.flush()
-    return quote_dict(quote, contract.id)
+    return quote_dict(caller, quote, contract.id)
 
 
-def list_quotes(session, caller: dict, opportunity_id: str) -> list[dict[str, Any]]:
-    visible(session, Opportunity, caller, opportunity_id, "opportunity")
+def list_quotes(session, caller: Caller, opportunity_id: str) -> list[dict[str, Any]]:
+    visible(session, Opportunity, caller, opportunity_id, "opportunity", "quote.read")
     quotes = session.scalars(select(Quote).where(Quote.opportunity_id == opportunity_id).order_by(Quote.version))
-    return [quote_dict(q) for q in quotes]
+    return [quote_dict(caller, q) for q in quotes]
 
 
 def _schedule(frequency, total, currency, start, end, instalments) -> list[dict[str, str]]:
@@ -112,10 +115,10 @@ def _schedule(frequency, total, currency, start, end, instalments) -> list[dict[
     return [{"due_date": i.due_date.isoformat(), "amount": str(i.amount)} for i in plan]
 
 
-def create_contract(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
-    require_role(caller, "rep", "manager", "admin")
-    account = visible(uow.session, Account, caller, data["account_id"], "account")
-    require_writer(caller, account)
+def create_contract(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
+    """A draft contract with an account the caller may sell to, owned as the account is."""
+    account = visible(uow.session, Account, caller, data["account_id"], "account", "account.read")
+    policy.require(caller, "contract.write", account)
     lines = domain.parse_lines(data["lines"])
     totals = domain.totals(lines)
     start, end = domain.as_date(data["start_date"]), domain.as_date(data["end_date"]) if data.get("end_date") else None
@@ -129,14 +132,14 @@ def create_contract(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]
                                            start, end, data.get("instalments")), created_at=utcnow())
     uow.session.add(contract)
     uow.session.flush()
-    return contract_dict(contract)
+    return contract_dict(caller, contract)
 
 
-def _writable(uow: UnitOfWork, caller: dict, contract_id: str) -> Contract:
-    return writable(uow.session, Contract, caller, contract_id, "contract")
+def _writable(uow: UnitOfWork, caller: Caller, contract_id: str) -> Contract:
+    return writable(uow.session, Contract, caller, contract_id, "contract", "contract.read", "contract.write")
 
 
-def update_contract(uow: UnitOfWork, caller: dict, contract_id: str, data: dict) -> dict[str, Any]:
+def update_contract(uow: UnitOfWork, caller: Caller, contract_id: str, data: dict) -> dict[str, Any]:
     """Change dates and billing of a draft; the schedule is recomputed and must add up."""
     contract = _writable(uow, caller, contract_id)
     if contract.status != domain.ContractStatus.DRAFT.value:
@@ -150,10 +153,10 @@ def update_contract(uow: UnitOfWork, caller: dict, contract_id: str, data: dict)
     contract.start_date, contract.end_date, contract.billing_frequency = start, end, frequency
     contract.schedule = schedule
     flush_versioned(uow.session, "contract", contract_id)
-    return contract_dict(contract)
+    return contract_dict(caller, contract)
 
 
-def sign_contract(uow: UnitOfWork, caller: dict, contract_id: str) -> dict[str, Any]:
+def sign_contract(uow: UnitOfWork, caller: Caller, contract_id: str) -> dict[str, Any]:
     contract = _writable(uow, caller, contract_id)
     domain.check_contract_transition(domain.ContractStatus(contract.status), domain.ContractStatus.SIGNED)
     contract.status, contract.signed_at = domain.ContractStatus.SIGNED.value, utcnow()
@@ -168,10 +171,10 @@ def sign_contract(uow: UnitOfWork, caller: dict, contract_id: str) -> dict[str, 
         "billing_frequency": contract.billing_frequency,
         "billing_schedule": [{"due_date": date.fromisoformat(i["due_date"]), "amount": i["amount"]}
                              for i in contract.schedule]})
-    return contract_dict(contract)
+    return contract_dict(caller, contract)
 
 
-def terminate_contract(uow: UnitOfWork, caller: dict, contract_id: str, terminated_on, reason: str) -> dict[str, Any]:
+def terminate_contract(uow: UnitOfWork, caller: Caller, contract_id: str, terminated_on, reason: str) -> dict[str, Any]:
     contract = _writable(uow, caller, contract_id)
     domain.check_contract_transition(domain.ContractStatus(contract.status), domain.ContractStatus.TERMINATED)
     when = domain.as_date(terminated_on)
@@ -182,15 +185,15 @@ def terminate_contract(uow: UnitOfWork, caller: dict, contract_id: str, terminat
     uow.session.flush()
     uow.emit("sales.contract_terminated", {"contract_id": contract.id, "account_id": contract.account_id,
                                            "terminated_on": when, "reason": reason})
-    return contract_dict(contract)
+    return contract_dict(caller, contract)
 
 
-def get_contract(session, caller: dict, contract_id: str) -> dict[str, Any]:
-    return contract_dict(visible(session, Contract, caller, contract_id, "contract"))
+def get_contract(session, caller: Caller, contract_id: str) -> dict[str, Any]:
+    return contract_dict(caller, visible(session, Contract, caller, contract_id, "contract", "contract.read"))
 
 
-def list_contracts(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
-    query = scope(select(Contract), Contract, caller)
+def list_contracts(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
+    query = within(select(Contract), Contract, caller, "contract.read")
     if filters.get("account_id"):
         query = query.where(Contract.account_id == filters["account_id"])
     if filters.get("status"):
@@ -202,4 +205,4 @@ def list_contracts(session, caller: dict, filters: dict, limit: int, offset: int
                             Contract.end_date.between(today, today + timedelta(days=filters["renewal_within_days"])))
     items, total = page(session, query, limit, offset,
                         ordering(Contract, filters.get("sort"), CONTRACT_SORT, "end_date"))
-    return {"items": [contract_dict(c) for c in items], "total": total}
+    return {"items": [contract_dict(caller, c) for c in items], "total": total}

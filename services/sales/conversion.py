@@ -38,8 +38,8 @@ def apply_lead_converted(uow: UnitOfWork, payload: dict) -> Opportunity | None:
         contact = Contact(id=new_id(), name=payload.get("contact_name") or payload["email"],
                           email=payload.get("email"), phone=payload.get("phone"),
                           interests=list(payload.get("interests") or []), topics=[],
-                          owner_id=payload.get("owner_id"), partner_id=payload.get("partner_id"),
-                          source_lead_id=lead_id, created_at=now)
+                          owner_id=payload.get("owner_id"), team_id=payload.get("team_id"),
+                          partner_id=payload.get("partner_id"), source_lead_id=lead_id, created_at=now)
         session.add(contact)
     session.flush()  # the account and contact rows before the rows that refer to them
     if contact is not None:

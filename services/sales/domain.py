@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, Iterable, Mapping, Sequence
 
+from shared.bounds import MAX_MONEY, check_amounts, check_dates
 from shared.errors import Conflict, Invalid
 
 CENT = Decimal("0.01")
@@ -165,10 +166,16 @@ def parse_decimal(raw: Mapping, name: str, errors: dict, path: str, default: str
         errors[f"{path}.{name}"] = "a decimal string, not a float"
         return Decimal(0)
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except (InvalidOperation, ValueError):
+        number = None
+    if number is None or not number.is_finite():
         errors[f"{path}.{name}"] = "not a number"
         return Decimal(0)
+    if abs(number) > MAX_MONEY:
+        errors[f"{path}.{name}"] = f"must be at most {MAX_MONEY}"
+        return Decimal(0)
+    return number
 
 
 def parse_lines(raw_lines: Sequence[Mapping]) -> list[Line]:
@@ -198,9 +205,11 @@ def parse_lines(raw_lines: Sequence[Mapping]) -> list[Line]:
 
 
 def totals(lines: Iterable[Line]) -> dict[str, Decimal]:
+    """Amount, cost and margin of the lines; Invalid when they exceed what money holds."""
     lines = list(lines)
     amount = sum((line.net for line in lines), Decimal("0.00"))
     cost = sum((line.cost for line in lines), Decimal("0.00"))
+    check_amounts(lines=max(amount, cost))
     margin = amount - cost
     margin_pct = money(margin * 100 / amount) if amount else Decimal("0.00")
     return {"amount": money(amount), "cost": money(cost), "margin": money(margin), "margin_pct": margin_pct}
@@ -262,6 +271,7 @@ def check_contract_transition(current: ContractStatus, target: ContractStatus) -
 
 
 def check_contract_dates(start: date, end: date | None) -> None:
+    check_dates(start_date=start, end_date=end)
     if end is not None and end < start:
         raise Invalid("a contract cannot end before it starts", errors={"end_date": "before start_date"})
 

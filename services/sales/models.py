@@ -4,17 +4,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import ID, new_id, service_metadata, utcnow
+from shared.db import ID, Exact, Instant, new_id, service_metadata, utcnow
 
 metadata = service_metadata()
 
-Money = Numeric(18, 2)
-Quantity = Numeric(18, 4)
-When = DateTime(timezone=True)
+# Exact and Instant behave the same on PostgreSQL and SQLite (see shared.db).
+Money = Exact(18, 2)
+Quantity = Exact(18, 4)
+Percent = Exact(5, 2)
+When = Instant
 
 
 class Base(DeclarativeBase):
@@ -69,6 +70,7 @@ class Contact(Base):
     interests: Mapped[list] = mapped_column(JSON, default=list)
     topics: Mapped[list] = mapped_column(JSON, default=list)
     owner_id: Mapped[str | None] = mapped_column(String(36))
+    team_id: Mapped[str | None] = mapped_column(String(36), index=True)
     partner_id: Mapped[str | None] = mapped_column(String(36))
     source_lead_id: Mapped[str | None] = mapped_column(String(36), unique=True)
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
@@ -152,7 +154,7 @@ class OpportunityLine(Base):
     description: Mapped[str] = mapped_column(String(300))
     quantity: Mapped[Decimal] = mapped_column(Quantity)
     unit_price: Mapped[Decimal] = mapped_column(Money)
-    discount_pct: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    discount_pct: Mapped[Decimal] = mapped_column(Percent)
     unit_cost: Mapped[Decimal] = mapped_column(Money)
 
 
@@ -267,7 +269,24 @@ class Target(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(When)
     approved_at: Mapped[datetime | None] = mapped_column(When)
     approved_by: Mapped[str | None] = mapped_column(String(36))
+    # who drafted the plan: approval needs another person (four eyes)
+    created_by: Mapped[str | None] = mapped_column(String(36))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class Rep(Base):
+    """The roster: the suite's users as sales knows them, fed by
+    ``gateway.user_changed``, so a record's team comes from its owner and not
+    from what a client says."""
+    __tablename__ = "reps"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    team_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    branch_id: Mapped[str | None] = mapped_column(String(36))
+    partner_id: Mapped[str | None] = mapped_column(String(36))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

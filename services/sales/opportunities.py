@@ -10,8 +10,11 @@ from sqlalchemy import delete, select
 from services.sales import domain
 from services.sales.models import Account, Opportunity, OpportunityLine, StageChange, new_id
 from services.sales.pipelines import get_pipeline, stage_of
+from services.sales.roster import owner_for
 from services.sales.schemas import OPPORTUNITY_SORT
-from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible, writable
+from services.sales.scoping import ordering, page, shown_to, visible, within, writable
+from shared import policy
+from shared.caller import Caller
 from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
 from shared.errors import Conflict, Invalid
 
@@ -37,13 +40,14 @@ def _domain_lines(rows) -> list[domain.Line]:
             for r in rows]
 
 
-def opportunity_dict(session, opportunity: Opportunity) -> dict[str, Any]:
+def opportunity_dict(session, caller: Caller, opportunity: Opportunity) -> dict[str, Any]:
+    """The opportunity as ``caller`` may see it (unit costs and margins only with ``cost.read``)."""
     pipeline = get_pipeline(session, opportunity.pipeline_id)
     stage = stage_of(pipeline, opportunity.stage_key)
     lines = _domain_lines(_lines(session, opportunity))
     history = session.scalars(select(StageChange).where(StageChange.opportunity_id == opportunity.id)
                               .order_by(StageChange.at, StageChange.id)).all()
-    return {
+    return shown_to(caller, {
         "id": opportunity.id, "name": opportunity.name, "account_id": opportunity.account_id,
         **{f: getattr(opportunity, f) for f in ("contact_id", "decision_maker_id", "owner_id", "team_id",
                                                 "partner_id", "source", "pipeline_id", "status",
@@ -59,7 +63,7 @@ def opportunity_dict(session, opportunity: Opportunity) -> dict[str, Any]:
         "stage_history": [{"from": h.from_stage, "to": h.to_stage, "actor_id": h.actor_id,
                            "at": as_utc(h.at).isoformat()} for h in history],
         "created_at": as_utc(opportunity.created_at).isoformat(),
-    }
+    })
 
 
 def gate_view(opportunity: Opportunity, lines: list) -> dict[str, Any]:
@@ -138,20 +142,24 @@ def open_opportunity(uow: UnitOfWork, account: Account, data: dict, actor_id: st
     return opportunity
 
 
-def create_opportunity(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
-    require_role(caller, "rep", "manager", "admin")
-    account = visible(uow.session, Account, caller, data["account_id"], "account")
-    require_writer(caller, account)
-    opportunity = open_opportunity(uow, account, data, caller.get("user_id"))
-    return opportunity_dict(uow.session, opportunity)
+def create_opportunity(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
+    """A new opportunity on an account the caller may sell to, owned by the
+    account's owner or by ``owner_id`` within the caller's reach."""
+    account = visible(uow.session, Account, caller, data["account_id"], "account", "account.read")
+    policy.require(caller, "opportunity.write", account)
+    if data.get("owner_id") not in (None, account.owner_id):
+        owner_for(uow.session, caller, "opportunity.write", data["owner_id"])
+    opportunity = open_opportunity(uow, account, data, caller.user_id)
+    return opportunity_dict(uow.session, caller, opportunity)
 
 
-def get_opportunity(session, caller: dict, opportunity_id: str) -> dict[str, Any]:
-    return opportunity_dict(session, visible(session, Opportunity, caller, opportunity_id, "opportunity"))
+def get_opportunity(session, caller: Caller, opportunity_id: str) -> dict[str, Any]:
+    opportunity = visible(session, Opportunity, caller, opportunity_id, "opportunity", "opportunity.read")
+    return opportunity_dict(session, caller, opportunity)
 
 
-def list_opportunities(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
-    query = scope(select(Opportunity), Opportunity, caller)
+def list_opportunities(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
+    query = within(select(Opportunity), Opportunity, caller, "opportunity.read")
     for name, column in (("account_id", Opportunity.account_id), ("owner_id", Opportunity.owner_id),
                          ("status", Opportunity.status), ("stage", Opportunity.stage_key),
                          ("pipeline_id", Opportunity.pipeline_id)):
@@ -159,14 +167,15 @@ def list_opportunities(session, caller: dict, filters: dict, limit: int, offset:
             query = query.where(column == filters[name])
     items, total = page(session, query, limit, offset,
                         ordering(Opportunity, filters.get("sort"), OPPORTUNITY_SORT, "-created_at"))
-    return {"items": [opportunity_dict(session, o) for o in items], "total": total}
+    return {"items": [opportunity_dict(session, caller, o) for o in items], "total": total}
 
 
-def _writable(uow: UnitOfWork, caller: dict, opportunity_id: str) -> Opportunity:
-    return writable(uow.session, Opportunity, caller, opportunity_id, "opportunity")
+def _writable(uow: UnitOfWork, caller: Caller, opportunity_id: str) -> Opportunity:
+    return writable(uow.session, Opportunity, caller, opportunity_id, "opportunity",
+                    "opportunity.read", "opportunity.write")
 
 
-def update_opportunity(uow: UnitOfWork, caller: dict, opportunity_id: str, data: dict) -> dict[str, Any]:
+def update_opportunity(uow: UnitOfWork, caller: Caller, opportunity_id: str, data: dict) -> dict[str, Any]:
     session = uow.session
     opportunity = _writable(uow, caller, opportunity_id)
     if opportunity.status != domain.OpportunityStatus.OPEN.value:
@@ -178,10 +187,10 @@ def update_opportunity(uow: UnitOfWork, caller: dict, opportunity_id: str, data:
             _set_lines(session, opportunity, data["lines"])
     opportunity.updated_at = utcnow()
     flush_versioned(session, "opportunity", opportunity_id)
-    return opportunity_dict(session, opportunity)
+    return opportunity_dict(session, caller, opportunity)
 
 
-def move_stage(uow: UnitOfWork, caller: dict, opportunity_id: str, target_key: str) -> dict[str, Any]:
+def move_stage(uow: UnitOfWork, caller: Caller, opportunity_id: str, target_key: str) -> dict[str, Any]:
     """Enter another stage; refused (422) naming each required field that is missing."""
     session = uow.session
     opportunity = _writable(uow, caller, opportunity_id)
@@ -191,13 +200,13 @@ def move_stage(uow: UnitOfWork, caller: dict, opportunity_id: str, target_key: s
                             gate_view(opportunity, _lines(session, opportunity)))
     opportunity.stage_key, opportunity.updated_at = target.key, utcnow()
     session.add(StageChange(opportunity_id=opportunity.id, from_stage=current.key, to_stage=target.key,
-                            actor_id=caller.get("user_id"), at=utcnow()))
+                            actor_id=caller.user_id, at=utcnow()))
     session.flush()
     uow.emit("sales.opportunity_stage_changed", {
         "opportunity_id": opportunity.id, "from_stage": current.key, "to_stage": target.key,
         "probability": domain.effective_probability(target, opportunity.probability_override),
         "amount": opportunity.amount, "currency": opportunity.currency})
-    return opportunity_dict(session, opportunity)
+    return opportunity_dict(session, caller, opportunity)
 
 
 def close(uow: UnitOfWork, opportunity: Opportunity, outcome: str, reason: str | None = None,
@@ -213,16 +222,16 @@ def close(uow: UnitOfWork, opportunity: Opportunity, outcome: str, reason: str |
         "reason": reason, "competitor": competitor})
 
 
-def mark_won(uow: UnitOfWork, caller: dict, opportunity_id: str) -> dict[str, Any]:
+def mark_won(uow: UnitOfWork, caller: Caller, opportunity_id: str) -> dict[str, Any]:
     opportunity = _writable(uow, caller, opportunity_id)
     close(uow, opportunity, "won")
     account = uow.session.get(Account, opportunity.account_id)
     account.lifecycle = domain.Lifecycle.CUSTOMER.value
-    return opportunity_dict(uow.session, opportunity)
+    return opportunity_dict(uow.session, caller, opportunity)
 
 
-def mark_lost(uow: UnitOfWork, caller: dict, opportunity_id: str, reason: str,
+def mark_lost(uow: UnitOfWork, caller: Caller, opportunity_id: str, reason: str,
               competitor: str | None) -> dict[str, Any]:
     opportunity = _writable(uow, caller, opportunity_id)
     close(uow, opportunity, "lost", reason, competitor)
-    return opportunity_dict(uow.session, opportunity)
+    return opportunity_dict(uow.session, caller, opportunity)

@@ -8,7 +8,8 @@ from sqlalchemy import select, update
 
 from services.sales import domain
 from services.sales.models import Pipeline, new_id
-from services.sales.scoping import require_role
+from shared import policy
+from shared.caller import Caller
 from shared.db import UnitOfWork
 from shared.errors import Conflict, Invalid, NotFound
 
@@ -35,8 +36,8 @@ def _stored(stages: list[domain.Stage]) -> list[dict]:
              "required_fields": list(s.required_fields)} for s in stages]
 
 
-def create_pipeline(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
-    require_role(caller, "admin")
+def create_pipeline(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
+    policy.require(caller, "pipeline.write")
     session = uow.session
     if session.scalars(select(Pipeline).where(Pipeline.name == data["name"])).first():
         raise Conflict(f"a pipeline named {data['name']!r} exists", errors={"name": "taken"})
@@ -68,5 +69,7 @@ def get_pipeline(session, pipeline_id: str | None) -> Pipeline:
     return pipeline
 
 
-def list_pipelines(session, caller: dict) -> list[dict[str, Any]]:
+def list_pipelines(session, caller: Caller) -> list[dict[str, Any]]:
+    """Every pipeline with its stages (not for partners)."""
+    policy.require(caller, "pipeline.read")
     return [pipeline_dict(p) for p in session.scalars(select(Pipeline).order_by(Pipeline.name))]

@@ -13,7 +13,8 @@ from enum import Enum
 from typing import Iterable, Mapping, Sequence
 
 from services.sales.domain import money, parse_decimal
-from shared.errors import Conflict, Forbidden, Invalid
+from shared.bounds import check_dates
+from shared.errors import Conflict, Invalid
 
 
 class Period(str, Enum):
@@ -41,7 +42,8 @@ LEVELS = ("rep", "team", "branch", "company")
 def period_end(period: Period, start: date) -> date:
     """The last day of the period that begins on ``start``; refuses a start
     that does not begin a period (weeks begin on Monday, quarters in January,
-    April, July and October)."""
+    April, July and October), and one outside the accepted years."""
+    check_dates(period_start=start)
     if period is Period.DAY:
         return start
     if period is Period.WEEK:
@@ -114,16 +116,6 @@ def check_target_transition(current: TargetStatus, target: TargetStatus) -> None
     if target not in allowed:
         raise Conflict(f"a {current.value} target cannot become {target.value}",
                        extra={"allowed": [s.value for s in allowed]})
-
-
-def check_approver(caller: Mapping, owner_id: str, team_id: str | None) -> None:
-    """Only the owner's manager (same team) or an admin approves; nobody approves their own plan."""
-    role = caller.get("role")
-    if caller.get("user_id") == owner_id:
-        raise Conflict("nobody approves their own targets")
-    if role == "admin" or (role == "manager" and team_id is not None and team_id == caller.get("team_id")):
-        return
-    raise Forbidden("only the rep's manager or an admin approves targets")
 
 
 def consolidate(targets: Iterable[Mapping], level: str) -> list[dict]:

@@ -12,5 +12,6 @@ manifest = ServiceManifest(
     publishes=("sales.account_created", "sales.opportunity_created", "sales.opportunity_stage_changed",
                "sales.opportunity_won", "sales.opportunity_lost", "sales.contract_signed",
                "sales.contract_terminated", "sales.activity_logged", "sales.target_approved"),
-    consumes=(Consumes("leads.lead_converted", "on_lead_converted"),),
+    consumes=(Consumes("leads.lead_converted", "on_lead_converted"),
+              Consumes("gateway.user_changed", "on_user_changed")),
 )

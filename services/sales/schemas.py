@@ -2,13 +2,15 @@
 for validation and the OpenAPI document."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, validate
 
+from shared import fields
+from shared.bounds import MAX_OFFSET
 from shared.errors import Invalid
 from shared.fields import WireDateTime
 
 Currency = lambda **kw: fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as EUR"), **kw)  # noqa: E731
-Amount = lambda **kw: fields.Decimal(as_string=True, places=2, validate=validate.Range(min=0), **kw)  # noqa: E731
+Amount = lambda **kw: fields.Money(validate=validate.Range(min=0), **kw)  # noqa: E731
 
 
 def load(schema: Schema, data: dict) -> dict:
@@ -43,7 +45,7 @@ class Strict(Schema):
 
 class Page(Strict):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class AccountIn(Strict):
@@ -159,7 +161,7 @@ class ProductIn(Strict):
     unit_cost = Amount(required=True)
     currency = Currency(required=True)
     active = fields.Boolean(load_default=True)
-    life_cycle_days = fields.Integer(allow_none=True, validate=validate.Range(min=1), metadata={
+    life_cycle_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=36500), metadata={
         "description": "how long the product lasts before it is bought again; drives the contact cadence"})
 
 
@@ -169,7 +171,7 @@ class ProductPatch(Strict):
     list_price = Amount()
     unit_cost = Amount()
     active = fields.Boolean()
-    life_cycle_days = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    life_cycle_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=36500))
 
 
 class ProductQuery(Page):
@@ -197,7 +199,7 @@ class ProductOut(Schema):
 class StageIn(Strict):
     key = fields.String(required=True)
     name = fields.String(required=True)
-    probability = fields.Integer(required=True)
+    probability = fields.Integer(required=True, validate=validate.Range(min=0, max=100))
     required_fields = fields.List(fields.String(), load_default=list)
 
 
@@ -219,9 +221,11 @@ class PipelineOut(Schema):
 class LineIn(Strict):
     product_id = fields.String(allow_none=True)
     description = fields.String(validate=validate.Length(min=1, max=300))
-    quantity = fields.Decimal(as_string=True, required=True, validate=validate.Range(min=0, min_inclusive=False))
+    quantity = fields.Decimal(places=4, max_digits=13, as_string=True, required=True,
+                              validate=validate.Range(min=0, min_inclusive=False))
     unit_price = Amount()
-    discount_pct = fields.Decimal(as_string=True, load_default="0", validate=validate.Range(min=0, max=100))
+    discount_pct = fields.Decimal(places=2, max_digits=5, as_string=True, load_default="0",
+                                  validate=validate.Range(min=0, max=100))
     unit_cost = Amount()
 
 
@@ -435,8 +439,8 @@ class SelectionCriteria(Strict):
     last_purchase_before = fields.Date()
     last_contact_after = fields.Date()
     last_contact_before = fields.Date(metadata={"description": "accounts never contacted match too"})
-    lifetime_value_min = fields.Decimal(as_string=True, validate=validate.Range(min=0))
-    lifetime_value_max = fields.Decimal(as_string=True, validate=validate.Range(min=0))
+    lifetime_value_min = Amount()
+    lifetime_value_max = Amount()
 
 
 SelectionTarget = lambda **kw: fields.String(validate=validate.OneOf(["accounts", "contacts"]), **kw)  # noqa: E731
@@ -475,7 +479,7 @@ class TargetLineIn(Strict):
     label = fields.String(required=True, validate=validate.Length(min=1, max=200),
                           metadata={"description": "what the line plans, e.g. a product line or an account"})
     revenue = Amount(required=True)
-    margin = fields.Decimal(as_string=True, places=2, load_default="0")
+    margin = fields.Money(load_default="0")
     doubtful = fields.Boolean(load_default=False, metadata={
         "description": "left out of the approved plan and its consolidation"})
 
@@ -484,9 +488,8 @@ Period = lambda **kw: fields.String(validate=validate.OneOf(["day", "week", "mon
 
 
 class TargetIn(Strict):
-    owner_id = fields.String(allow_none=True, metadata={"description": "the rep; you when omitted"})
-    owner_team_id = fields.String(allow_none=True, metadata={"description": "the rep's team, when a manager drafts"})
-    owner_branch_id = fields.String(allow_none=True)
+    owner_id = fields.String(allow_none=True, metadata={
+        "description": "the rep; you when omitted. The plan belongs to the rep's team and branch"})
     period = Period(required=True)
     period_start = fields.Date(required=True, metadata={
         "description": "a Monday for a week, the 1st for a month, Jan/Apr/Jul/Oct 1st for a quarter"})

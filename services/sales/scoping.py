@@ -1,58 +1,59 @@
-"""Who sees and changes which sales records; enforced in the service's queries.
+"""Who sees and changes which sales records: the suite's policy
+(``shared.policy``) applied to the service's own queries, and the paging
+helpers every list shares.
 
-A rep sees own records, a manager the team's, a partner what came from its
-leads (read only), admins and ops everything.
+A record outside the caller's read reach does not exist for them (404); one
+they may read but not change is refused (403).
 """
 from __future__ import annotations
 
-from sqlalchemy import Select, or_
+from typing import Any
 
-from shared.errors import Forbidden, Invalid, NotFound
+from sqlalchemy import Select, func, select
 
+from shared import policy
+from shared.caller import Caller
+from shared.errors import Invalid, NotFound
+from shared.scoping import reach_clause
 
-def scope(query: Select, model, caller: dict) -> Select:
-    role = caller.get("role")
-    if role in ("admin", "ops"):
-        return query
-    if role == "manager":
-        return query.where(or_(model.team_id == caller.get("team_id"), model.owner_id == caller.get("user_id")))
-    if role == "rep":
-        return query.where(model.owner_id == caller.get("user_id"))
-    if role == "partner" and caller.get("partner_id"):
-        return query.where(model.partner_id == caller["partner_id"])
-    raise Forbidden(f"role {role!r} may not read sales records")
+# Fields that reveal what the company pays: shown only to roles with ``cost.read``.
+COST_FIELDS = frozenset({"unit_cost", "cost", "margin", "margin_pct"})
 
 
-def visible(session, model, caller: dict, ident: str, what: str, for_update: bool = False):
-    from sqlalchemy import select
-    query = scope(select(model).where(model.id == ident), model, caller)
-    obj = session.scalars(query.with_for_update() if for_update else query).first()
-    if obj is None:
+def within(query: Select, model, caller: Caller, action: str) -> Select:
+    """``query`` narrowed to the ``model`` records within the caller's reach for ``action``."""
+    return query.where(reach_clause(caller, action, model))
+
+
+def visible(session, model, caller: Caller, ident: str, what: str, action: str, for_update: bool = False):
+    """The record ``ident`` if within the caller's reach for ``action``; else 404."""
+    query = within(select(model).where(model.id == ident), model, caller, action)
+    record = session.scalars(query.with_for_update() if for_update else query).first()
+    if record is None:
         raise NotFound(f"{what} {ident} not found")
-    return obj
-
-
-def writable(session, model, caller: dict, ident: str, what: str):
-    """A record the caller sees and may change, locked for this transaction."""
-    record = visible(session, model, caller, ident, what, for_update=True)
-    require_writer(caller, record)
     return record
 
 
-def require_writer(caller: dict, record) -> None:
-    role, user = caller.get("role"), caller.get("user_id")
-    if role == "admin":
-        return
-    if role == "manager" and (record.team_id == caller.get("team_id") or record.owner_id == user):
-        return
-    if role == "rep" and record.owner_id == user:
-        return
-    raise Forbidden("only the owner, the owner's manager or an admin may change this")
+def writable(session, model, caller: Caller, ident: str, what: str, read: str, write: str):
+    """A record the caller may read (else 404) and change (else 403), locked for this transaction."""
+    record = visible(session, model, caller, ident, what, read, for_update=True)
+    policy.require(caller, write, record)
+    return record
 
 
-def require_role(caller: dict, *roles: str) -> None:
-    if caller.get("role") not in roles:
-        raise Forbidden(f"role {caller.get('role')!r} may not do this; allowed: {', '.join(roles)}")
+def shown_to(caller: Caller, answer: Any) -> Any:
+    """``answer`` without unit costs and margins unless the caller may read costs."""
+    if policy.allows(caller, "cost.read"):
+        return answer
+    return _without_costs(answer)
+
+
+def _without_costs(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_costs(v) for k, v in value.items() if k not in COST_FIELDS}
+    if isinstance(value, list):
+        return [_without_costs(v) for v in value]
+    return value
 
 
 def ordering(model, sort: str | None, allowed: tuple[str, ...], default: str) -> tuple:
@@ -66,6 +67,5 @@ def ordering(model, sort: str | None, allowed: tuple[str, ...], default: str) ->
 
 
 def page(session, query, limit: int, offset: int, order):
-    from sqlalchemy import func, select
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     return session.scalars(query.order_by(*order).limit(limit).offset(offset)).all(), total

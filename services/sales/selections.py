@@ -21,9 +21,11 @@ from services.sales import domain
 from services.sales.accounts import account_dict, contact_dict, visible_contacts
 from services.sales.models import Account, AccountContact, AccountProduct, Contact, Product, Selection, new_id
 from services.sales.schemas import SelectionCriteria, load
-from services.sales.scoping import page, require_role, scope
+from services.sales.scoping import page, visible, within
+from shared import policy
+from shared.caller import Caller
 from shared.db import UnitOfWork, as_utc, utcnow
-from shared.errors import Conflict, Forbidden, Invalid, NotFound
+from shared.errors import Conflict, Invalid
 
 TARGETS = ("accounts", "contacts")
 ACCOUNT_FIELDS = ("segment", "industry", "line_of_business", "territory", "lifecycle", "owner_id")
@@ -74,8 +76,8 @@ def _contacts_with(criteria: dict) -> list:
     return conditions
 
 
-def _query(caller: dict, target: str, criteria: dict):
-    accounts = scope(select(Account), Account, caller).where(*_account_conditions(criteria))
+def _query(caller: Caller, target: str, criteria: dict):
+    accounts = within(select(Account), Account, caller, "account.read").where(*_account_conditions(criteria))
     if target == "accounts":
         if criteria.get("interests") or criteria.get("roles"):
             # a contact of this very account with the interest, holding the role here
@@ -94,8 +96,9 @@ def _query(caller: dict, target: str, criteria: dict):
     return query, (Contact.name, Contact.id)
 
 
-def search(session, caller: dict, target: str, criteria: dict, limit: int, offset: int) -> dict[str, Any]:
-    require_role(caller, "rep", "manager", "admin", "ops")
+def search(session, caller: Caller, target: str, criteria: dict, limit: int, offset: int) -> dict[str, Any]:
+    """Accounts or contacts matching ``criteria`` among those the caller may read."""
+    policy.require(caller, "selection.read")
     if target not in TARGETS:
         raise Invalid(f"cannot select {target!r}", errors={"target": f"one of {', '.join(TARGETS)}"})
     criteria = load(_criteria, criteria)
@@ -111,15 +114,15 @@ def selection_dict(selection: Selection, count: int | None = None) -> dict[str, 
             "created_at": as_utc(selection.created_at).isoformat()}
 
 
-def save_selection(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
-    require_role(caller, "rep", "manager", "admin")
+def save_selection(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
+    policy.require(caller, "selection.write")
     criteria = _criteria.dump(load(_criteria, data["criteria"]))
-    taken = uow.session.scalars(select(Selection.id).where(Selection.owner_id == caller["user_id"],
+    taken = uow.session.scalars(select(Selection.id).where(Selection.owner_id == caller.user_id,
                                                            Selection.name == data["name"])).first()
     if taken:
         raise Conflict(f"you already have a selection named {data['name']!r}", errors={"name": "taken"})
     selection = Selection(id=new_id(), name=data["name"], target=data["target"], criteria=criteria,
-                          owner_id=caller["user_id"], team_id=caller.get("team_id"), created_at=utcnow())
+                          owner_id=caller.user_id, team_id=caller.team_id, created_at=utcnow())
     uow.session.add(selection)
     uow.session.flush()
     query, _ = _query(caller, selection.target, criteria)
@@ -130,41 +133,25 @@ def _count(session, query) -> int:
     return session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
-def _selection(session, caller: dict, selection_id: str) -> Selection:
-    require_role(caller, "rep", "manager", "admin", "ops")
-    selection = session.get(Selection, selection_id)
-    role = caller.get("role")
-    if selection is None or not (role in ("admin", "ops") or selection.owner_id == caller.get("user_id") or
-                                 (role == "manager" and selection.team_id == caller.get("team_id"))):
-        raise NotFound(f"selection {selection_id} not found")
-    return selection
-
-
-def list_selections(session, caller: dict, limit: int, offset: int) -> dict[str, Any]:
-    require_role(caller, "rep", "manager", "admin", "ops")
-    query = select(Selection)
-    if caller["role"] == "manager":
-        query = query.where(or_(Selection.owner_id == caller["user_id"], Selection.team_id == caller.get("team_id")))
-    elif caller["role"] == "rep":
-        query = query.where(Selection.owner_id == caller["user_id"])
+def list_selections(session, caller: Caller, limit: int, offset: int) -> dict[str, Any]:
+    query = within(select(Selection), Selection, caller, "selection.read")
     items, total = page(session, query, limit, offset, (Selection.name, Selection.id))
     return {"items": [selection_dict(s) for s in items], "total": total}
 
 
-def get_selection(session, caller: dict, selection_id: str) -> dict[str, Any]:
-    selection = _selection(session, caller, selection_id)
+def get_selection(session, caller: Caller, selection_id: str) -> dict[str, Any]:
+    selection = visible(session, Selection, caller, selection_id, "selection", "selection.read")
     query, _ = _query(caller, selection.target, selection.criteria)
     return selection_dict(selection, _count(session, query))
 
 
-def selection_results(session, caller: dict, selection_id: str, limit: int, offset: int) -> dict[str, Any]:
+def selection_results(session, caller: Caller, selection_id: str, limit: int, offset: int) -> dict[str, Any]:
     """Run the saved criteria again, as the caller: what they may see today."""
-    selection = _selection(session, caller, selection_id)
+    selection = visible(session, Selection, caller, selection_id, "selection", "selection.read")
     return search(session, caller, selection.target, selection.criteria, limit, offset)
 
 
-def delete_selection(uow: UnitOfWork, caller: dict, selection_id: str) -> None:
-    selection = _selection(uow.session, caller, selection_id)
-    if selection.owner_id != caller.get("user_id") and caller.get("role") != "admin":
-        raise Forbidden("only its owner or an admin deletes a selection")
+def delete_selection(uow: UnitOfWork, caller: Caller, selection_id: str) -> None:
+    selection = visible(uow.session, Selection, caller, selection_id, "selection", "selection.read")
+    policy.require(caller, "selection.write", selection)
     uow.session.delete(selection)

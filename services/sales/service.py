@@ -1,9 +1,15 @@
-"""The sales service's nameko entrypoints: thin, each one use case."""
+"""The sales service's nameko entrypoints: thin, each one use case.
+
+Every ``@rpc`` method receives the caller as a typed
+:class:`~shared.caller.Caller`; the use cases ask ``shared.policy`` with it.
+Event handlers act for nobody in particular and need none.
+"""
 from __future__ import annotations
 
-from services.sales import accounts, activities, contracts, conversion, opportunities, pipelines, selections, targets
+from services.sales import (accounts, activities, contracts, conversion, opportunities, pipelines, roster,
+                            selections, targets)
 from services.sales.models import metadata
-from shared.nameko_ext import Database, RequestContext, event_handler, rpc
+from shared.nameko_ext import Database, RequestContext, event_handler, readiness, rpc
 
 
 class SalesService:
@@ -14,7 +20,7 @@ class SalesService:
 
     @rpc
     def ping(self, caller):
-        return "pong"
+        return readiness(self.db)
 
     # Accounts, contacts, products
     @rpc
@@ -218,3 +224,7 @@ class SalesService:
     @event_handler("leads", "leads.lead_converted")
     def on_lead_converted(self, event):
         conversion.apply_lead_converted(self.db, event["payload"])
+
+    @event_handler("gateway", "gateway.user_changed")
+    def on_user_changed(self, event):
+        roster.upsert_rep(self.db.session, event["payload"])

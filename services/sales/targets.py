@@ -8,10 +8,13 @@ from sqlalchemy import select
 
 from services.sales import domain, planning
 from services.sales.models import Target, new_id
+from services.sales.roster import owner_for
 from services.sales.schemas import TARGET_SORT
-from services.sales.scoping import ordering, page, require_role, require_writer, scope, visible
+from services.sales.scoping import ordering, page, visible, within
+from shared import policy
+from shared.caller import Caller
 from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
-from shared.errors import Conflict, Forbidden, Invalid
+from shared.errors import Conflict
 
 
 def _iso(value) -> str | None:
@@ -29,24 +32,12 @@ def target_dict(target: Target) -> dict[str, Any]:
             "version": target.version, "created_at": as_utc(target.created_at).isoformat()}
 
 
-
-def _readable(caller: dict) -> None:
-    require_role(caller, "rep", "manager", "admin", "ops")
-
-
-def create_target(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
+def create_target(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
     """A draft plan for one rep and period. A rep plans for themselves; a
-    manager may draft the plan of a rep in their team (``owner_team_id``)."""
-    require_role(caller, "rep", "manager", "admin")
-    owner_id = data.get("owner_id") or caller["user_id"]
-    team_id, branch_id = caller.get("team_id"), caller.get("branch_id")
-    if owner_id != caller["user_id"]:
-        if caller["role"] == "rep":
-            raise Invalid("a rep drafts their own targets", errors={"owner_id": "must be you"})
-        team_id = data.get("owner_team_id") or team_id
-        branch_id = data.get("owner_branch_id") or branch_id
-        if caller["role"] == "manager" and team_id != caller.get("team_id"):
-            raise Forbidden("a manager drafts targets for reps of their own team")
+    manager may draft the plan of a rep of their own team (``owner_id``). The
+    plan belongs to the owner's team and branch as the roster knows them."""
+    owner = owner_for(uow.session, caller, "target.write", data.get("owner_id"))
+    owner_id = owner.owner_id
     period = planning.Period(data["period"])
     start = domain.as_date(data["period_start"])
     end = planning.period_end(period, start)
@@ -56,24 +47,31 @@ def create_target(uow: UnitOfWork, caller: dict, data: dict) -> dict[str, Any]:
     if existing:
         raise Conflict(f"{owner_id} already has a {period.value} target from {start.isoformat()}",
                        extra={"existing_id": existing})
-    target = Target(id=new_id(), owner_id=owner_id, team_id=team_id, branch_id=branch_id,
+    target = Target(id=new_id(), owner_id=owner_id, team_id=owner.team_id, branch_id=owner.branch_id,
                     period=period.value, period_start=start, period_end=end, currency=data["currency"],
                     lines=[line.as_dict() for line in lines], status=planning.TargetStatus.DRAFT.value,
-                    created_at=utcnow())
+                    created_by=caller.user_id, created_at=utcnow())
     uow.session.add(target)
     uow.session.flush()
     return target_dict(target)
 
 
-def _target(uow: UnitOfWork, caller: dict, target_id: str) -> Target:
-    _readable(caller)
-    return visible(uow.session, Target, caller, target_id, "target", for_update=True)
+def _target(uow: UnitOfWork, caller: Caller, target_id: str) -> Target:
+    return visible(uow.session, Target, caller, target_id, "target", "target.read", for_update=True)
 
 
-def update_target(uow: UnitOfWork, caller: dict, target_id: str, data: dict) -> dict[str, Any]:
+def _check_reviewer(caller: Caller, target: Target) -> None:
+    """The owner's manager or an admin reviews a plan; neither its owner nor
+    whoever drafted it (four eyes)."""
+    policy.require(caller, "target.approve", target)
+    policy.require_other_person(caller, "target.approve", target.owner_id)
+    policy.require_other_person(caller, "target.approve", target.created_by)
+
+
+def update_target(uow: UnitOfWork, caller: Caller, target_id: str, data: dict) -> dict[str, Any]:
     """Change the lines or currency of a draft; send the version you read."""
     target = _target(uow, caller, target_id)
-    require_writer(caller, target)
+    policy.require(caller, "target.write", target)
     if target.status != planning.TargetStatus.DRAFT.value:
         raise Conflict(f"a {target.status} target cannot be changed")
     check_version("target", target_id, target.version, data.get("version"))
@@ -85,33 +83,34 @@ def update_target(uow: UnitOfWork, caller: dict, target_id: str, data: dict) -> 
     return target_dict(target)
 
 
-def submit_target(uow: UnitOfWork, caller: dict, target_id: str) -> dict[str, Any]:
+def submit_target(uow: UnitOfWork, caller: Caller, target_id: str) -> dict[str, Any]:
     target = _target(uow, caller, target_id)
-    require_writer(caller, target)
+    policy.require(caller, "target.write", target)
     planning.check_target_transition(planning.TargetStatus(target.status), planning.TargetStatus.SUBMITTED)
     target.status, target.submitted_at = planning.TargetStatus.SUBMITTED.value, utcnow()
     flush_versioned(uow.session, "target", target_id)
     return target_dict(target)
 
 
-def reject_target(uow: UnitOfWork, caller: dict, target_id: str, note: str) -> dict[str, Any]:
+def reject_target(uow: UnitOfWork, caller: Caller, target_id: str, note: str) -> dict[str, Any]:
     """Send a submitted plan back to its owner as a draft, with the reason."""
     target = _target(uow, caller, target_id)
-    planning.check_approver(caller, target.owner_id, target.team_id)
+    _check_reviewer(caller, target)
     planning.check_target_transition(planning.TargetStatus(target.status), planning.TargetStatus.DRAFT)
     target.status, target.review_note = planning.TargetStatus.DRAFT.value, note
     flush_versioned(uow.session, "target", target_id)
     return target_dict(target)
 
 
-def approve_target(uow: UnitOfWork, caller: dict, target_id: str) -> dict[str, Any]:
+def approve_target(uow: UnitOfWork, caller: Caller, target_id: str) -> dict[str, Any]:
     """Approve a submitted plan; doubtful lines stay out of the approved figures
-    that ``sales.target_approved`` carries to reports."""
+    that ``sales.target_approved`` carries to reports. The approver is another
+    person than the plan's owner and its author."""
     target = _target(uow, caller, target_id)
-    planning.check_approver(caller, target.owner_id, target.team_id)
+    _check_reviewer(caller, target)
     planning.check_target_transition(planning.TargetStatus(target.status), planning.TargetStatus.APPROVED)
     target.status, target.approved_at = planning.TargetStatus.APPROVED.value, utcnow()
-    target.approved_by, target.review_note = caller["user_id"], None
+    target.approved_by, target.review_note = caller.user_id, None
     flush_versioned(uow.session, "target", target_id)
     totals = planning.plan_totals(target.lines)
     uow.emit("sales.target_approved", {
@@ -123,14 +122,12 @@ def approve_target(uow: UnitOfWork, caller: dict, target_id: str) -> dict[str, A
     return target_dict(target)
 
 
-def get_target(session, caller: dict, target_id: str) -> dict[str, Any]:
-    _readable(caller)
-    return target_dict(visible(session, Target, caller, target_id, "target"))
+def get_target(session, caller: Caller, target_id: str) -> dict[str, Any]:
+    return target_dict(visible(session, Target, caller, target_id, "target", "target.read"))
 
 
-def _filtered(caller: dict, filters: dict):
-    _readable(caller)
-    query = scope(select(Target), Target, caller)
+def _filtered(caller: Caller, filters: dict):
+    query = within(select(Target), Target, caller, "target.read")
     for name in ("owner_id", "team_id", "branch_id", "period", "status"):
         if filters.get(name):
             query = query.where(getattr(Target, name) == filters[name])
@@ -141,13 +138,13 @@ def _filtered(caller: dict, filters: dict):
     return query
 
 
-def list_targets(session, caller: dict, filters: dict, limit: int, offset: int) -> dict[str, Any]:
+def list_targets(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
     items, total = page(session, _filtered(caller, filters), limit, offset,
                         ordering(Target, filters.get("sort"), TARGET_SORT, "period_start"))
     return {"items": [target_dict(t) for t in items], "total": total}
 
 
-def consolidated_targets(session, caller: dict, filters: dict, level: str) -> list[dict[str, Any]]:
+def consolidated_targets(session, caller: Caller, filters: dict, level: str) -> list[dict[str, Any]]:
     """The plan summed to rep, team, branch or company; approved plans only
     unless ``status`` asks for another stage of the flow."""
     filters = {"status": planning.TargetStatus.APPROVED.value, **{k: v for k, v in filters.items() if v}}

@@ -2,16 +2,24 @@ import pytest
 
 from services.leads.plugin import manifest
 from services.leads.service import LeadsService
+from shared.caller import Caller, Role
 from shared.db import make_engine
 from shared.migrate import upgrade
 from shared.testing import CommittingWorker
 
-ADMIN = {"user_id": "u-admin", "role": "admin", "team_id": None, "partner_id": None, "request_id": "t"}
+ADMIN = Caller(user_id="u-admin", role=Role.ADMIN, request_id="t")
 
 
-@pytest.fixture
-def leads_db(throwaway):
-    url = throwaway.database("leads")
+def person(user_id, role="rep", team_id=None, partner_id=None, **extra) -> Caller:
+    """A caller as the service receives it (the kernel's ``@rpc`` builds it from the context)."""
+    return Caller(user_id=user_id, role=Role(role), team_id=team_id, partner_id=partner_id,
+                  name=user_id.title(), request_id=f"req-{user_id}", **extra)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def leads_db(request, throwaway, tmp_path):
+    """The service's migrated database, on PostgreSQL and on the SQLite default in turn."""
+    url = throwaway.database("leads") if request.param == "postgresql" else f"sqlite:///{tmp_path / 'leads.db'}"
     upgrade(manifest.migrations, url)
     engine = make_engine(url)
     yield engine
@@ -20,7 +28,7 @@ def leads_db(throwaway):
 
 @pytest.fixture
 def service(leads_db):
-    """A LeadsService worker on a real, migrated PostgreSQL database.
+    """A LeadsService worker on a real, migrated database (PostgreSQL, then SQLite).
 
     Each call gets a fresh unit of work, committed on success like the real
     entrypoints do, so tests see exactly what a committed RPC leaves behind.
@@ -37,6 +45,5 @@ def roster(service):
                              "team_id": team_id, "active": True, "segments": [], "sources": [],
                              **extra}}
         service.on_user_changed(event)
-        return {"user_id": user_id, "role": role, "team_id": team_id, "partner_id": None,
-                "request_id": f"req-{user_id}", "name": user_id.title()}
+        return person(user_id, role, team_id)
     return add

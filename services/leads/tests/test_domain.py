@@ -60,6 +60,44 @@ def test_phone_normalisation(raw, expected):
     assert domain.normalise_phone(raw) == expected
 
 
+@pytest.mark.parametrize("national,international,region", [
+    ("(22) 555 01 02", "+48 22 555 01 02", "PL"), ("601 234 567", "0048 601-234-567", "pl"),
+    ("(212) 555-0102", "+1 212 555 0102", "US"), ("030 1234567", "+49 30 1234567", "DE")])
+def test_a_number_written_nationally_and_internationally_is_one_phone_key(national, international, region):
+    keys = {domain.normalise_phone(national, region), domain.normalise_phone(international, region),
+            domain.normalise_phone(international)}
+    assert len(keys) == 1 and keys.pop().startswith("+")
+    assert domain.matching_fields(domain.dedupe_keys(None, national, None, region),
+                                  domain.dedupe_keys(None, international, None)) == ["phone"]
+
+
+def test_a_phone_that_does_not_parse_falls_back_to_its_digits():
+    assert domain.normalise_phone("(212) 555-0102", "PL") == "2125550102"  # not a Polish number
+    assert domain.normalise_phone("ext 12-34-56", "PL") == "123456"
+    assert domain.normalise_phone("+99 123 456 789", "PL") == "+99123456789"
+    assert domain.normalise_phone("12-34", "PL") is None
+
+
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+
+
+@given(st.text(max_size=30), st.lists(st.tuples(st.integers(min_value=0, max_value=30),
+                                                st.sampled_from(INVISIBLE)), max_size=6))
+def test_zero_width_characters_never_make_another_company_or_email(text, insertions):
+    hidden = text
+    for at, char in insertions:
+        hidden = hidden[:at] + char + hidden[at:]
+    assert domain.normalise_company(hidden) == domain.normalise_company(text)
+    assert domain.normalise_email(hidden) == domain.normalise_email(text)
+
+
+@pytest.mark.parametrize("char", INVISIBLE)
+def test_zero_width_in_a_company_or_email_is_a_duplicate(char):
+    assert domain.normalise_company(f"Ac{char}me Sp. z o.o.") == "acme"
+    assert domain.normalise_email(f"{char}jan@ac{char}me.example") == "jan@acme.example"
+    assert domain.normalise_phone(f"+48 22 555{char} 01 02") == "+48225550102"
+
+
 @given(st.text(max_size=40))
 def test_normalisation_is_idempotent(text):
     once = domain.normalise_company(text)
@@ -197,3 +235,21 @@ def test_conversion_payload_and_merge_rules():
 def test_normalisation_of_compatibility_and_case_folding_characters_is_stable(text):
     once = domain.normalise_company(text)
     assert domain.normalise_company(once) == once
+
+
+def test_planner_reads_working_hours_in_the_reps_zone_across_daylight_saving_time():
+    from zoneinfo import ZoneInfo
+    # Warsaw moves its clocks forward in the night to Sunday 2027-03-28.
+    plan = plan_calls(["fri", "mon"], ["r"], date(2027, 3, 26), date(2027, 3, 29), time(9), time(17), 15,
+                      tz=ZoneInfo("Europe/Warsaw"))
+    due = {c.lead_id: c.due_at for c in plan}
+    assert due["fri"] == datetime(2027, 3, 26, 8, 0, tzinfo=timezone.utc)   # 09:00 CET
+    assert due["mon"] == datetime(2027, 3, 29, 7, 0, tzinfo=timezone.utc)   # 09:00 CEST
+    assert all(c.due_at.utcoffset() == timedelta(0) for c in plan)
+
+
+def test_an_unknown_time_zone_is_refused_naming_the_field():
+    for name in ("Mars/Olympus", "../etc/passwd", ""):
+        with pytest.raises(Invalid) as caught:
+            domain.time_zone(name)
+        assert "time_zone" in caught.value.errors

@@ -1,14 +1,15 @@
 """The leads service's use cases through its entrypoints, on a real PostgreSQL database."""
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, update
 
-from services.leads.models import Lead, metadata
-from services.leads.tests.conftest import ADMIN
+from services.leads.models import AssignmentRule, Lead, Rep, metadata
+from services.leads.tests.conftest import ADMIN, person
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 
 outbox = metadata.tables["outbox"]
@@ -46,7 +47,7 @@ def test_duplicate_by_normalised_email_phone_or_company_is_refused(service, lead
 
 
 def test_status_transitions_and_conversion(service, leads_db):
-    rep = {"user_id": "rep-1", "role": "rep", "team_id": "team-a", "partner_id": None}
+    rep = person("rep-1", team_id="team-a")
     lead = service.create_lead(rep, {"company": "Initech"})
     assert lead["owner_id"] == "rep-1"
     with pytest.raises(Conflict) as caught:
@@ -85,8 +86,8 @@ def test_stale_version_is_a_conflict(service):
 def test_scoping_rep_manager_partner(service, roster):
     alice, bob = roster("alice", "team-a"), roster("bob", "team-b")
     manager_a = roster("mgr-a", "team-a", role="manager")
-    partner = {"user_id": "p-user", "role": "partner", "team_id": None, "partner_id": "partner-1"}
-    other_partner = {**partner, "user_id": "p2", "partner_id": "partner-2"}
+    partner = person("p-user", "partner", partner_id="partner-1")
+    other_partner = person("p2", "partner", partner_id="partner-2")
     mine = service.create_lead(alice, {"company": "Alice Co"})
     theirs = service.create_lead(bob, {"company": "Bob Co"})
     submitted = service.create_lead(partner, {"company": "Partner Co"})
@@ -95,8 +96,12 @@ def test_scoping_rep_manager_partner(service, roster):
     def visible(caller):
         return {lead["company"] for lead in service.list_leads(caller, {}, "-created_at", 50, 0)["items"]}
 
-    assert visible(alice) == {"Alice Co", "Partner Co"}          # own + pool
-    assert visible(manager_a) == {"Alice Co", "Partner Co"}      # team + pool
+    def pool(caller):
+        return {lead["company"] for lead in service.list_pool(caller, {}, "-created_at", 50, 0)["items"]}
+
+    assert visible(alice) == {"Alice Co"}                        # own; the pool through its own route
+    assert visible(manager_a) == {"Alice Co"}                    # the team's
+    assert pool(alice) == pool(manager_a) == {"Partner Co"}
     assert visible(partner) == {"Partner Co"}
     assert visible(other_partner) == set()
     assert visible(ADMIN) == {"Alice Co", "Bob Co", "Partner Co"}
@@ -188,6 +193,34 @@ def test_batch_planner_outcome_required_and_calendar(service, roster, leads_db):
         service.calendar_feed("not-a-token")
 
 
+def test_calendar_tokens_are_kept_hashed_and_die_with_the_rep(service, roster, leads_db):
+    alice = roster("alice")
+    service.create_lead(alice, {"company": "Feed Co"})
+    token = service.calendar_token(alice)["token"]
+    with leads_db.connect() as conn:
+        [stored] = conn.execute(select(Rep)).mappings().all()
+    assert stored["calendar_token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in json.dumps({k: str(v) for k, v in stored.items()})
+    assert "BEGIN:VCALENDAR" in service.calendar_feed(token)
+    newer = service.calendar_token(alice)["token"]  # a new address retires the old one
+    with pytest.raises(NotFound):
+        service.calendar_feed(token)
+    assert "BEGIN:VCALENDAR" in service.calendar_feed(newer)
+    roster("alice", active=False)  # gateway.user_changed: the user was deactivated
+    with pytest.raises(NotFound):
+        service.calendar_feed(newer)
+    roster("alice", active=True)  # coming back does not bring the old address back
+    with pytest.raises(NotFound):
+        service.calendar_feed(newer)
+    revived = service.calendar_token(alice)["token"]
+    with leads_db.begin() as conn:  # an inactive rep's feed is refused even with a token on file
+        conn.execute(update(Rep).values(active=False))
+    with pytest.raises(NotFound):
+        service.calendar_feed(revived)
+    with pytest.raises(Forbidden):
+        service.calendar_token(alice)
+
+
 def test_import_reports_bad_and_duplicate_rows_and_imports_the_rest(service, leads_db):
     existing = service.create_lead(ADMIN, {"company": "Already Here", "email": "here@x.com"})
     job = service.start_import(ADMIN, "leads.csv", None)
@@ -215,14 +248,219 @@ def test_import_reports_bad_and_duplicate_rows_and_imports_the_rest(service, lea
 
 
 
-def test_a_file_that_breaks_part_way_keeps_its_good_rows_and_ends_failed(service):
-    job = service.start_import(ADMIN, "broken.csv", None)
-    service.add_import_chunk(ADMIN, job["id"], 0, [[2, {"company": "Before The Break"}]])
-    failed = service.fail_import(ADMIN, job["id"], "the file broke after 1 rows: not valid utf-8")
-    assert failed["status"] == "failed" and failed["total_rows"] == 1
-    service.process_imports()
-    done = service.get_import(ADMIN, job["id"], 0, 10)
-    assert (done["status"], done["imported"]) == ("failed", 1)
-    assert done["finished_at"] is not None
-    assert done["errors"][0] == {"row": 0, "field": "file", "existing_lead_id": None,
-                                 "reason": "the file broke after 1 rows: not valid utf-8"}
+def test_a_manager_reassigns_only_within_the_own_team(service, roster, leads_db):
+    alice, bob, carol = roster("alice", "team-a"), roster("bob", "team-a"), roster("carol", "team-b")
+    manager = roster("mgr-a", "team-a", role="manager")
+    carols = service.create_lead(ADMIN, {"company": "Carol Co", "owner_id": "carol"})
+    service.create_lead(ADMIN, {"company": "Alice Co", "owner_id": "alice"})
+    former = service.create_lead(ADMIN, {"company": "From Team B Days", "owner_id": "alice"})
+    with leads_db.begin() as conn:  # a lead alice kept from her time in team b
+        conn.execute(update(Lead).where(Lead.id == former["id"]).values(team_id="team-b"))
+    with pytest.raises(NotFound):  # the sibling route refuses it, and so must reassign
+        service.assign_lead(manager, carols["id"], "alice")
+    with pytest.raises(Forbidden) as refused:
+        service.reassign_owner(manager, "carol", "alice")
+    assert "from_owner_id" in refused.value.errors
+    with pytest.raises(Forbidden) as refused:
+        service.reassign_owner(manager, "alice", "carol")
+    assert "to_owner_id" in refused.value.errors
+    assert service.get_lead(ADMIN, carols["id"])["owner_id"] == "carol"
+    assert service.reassign_owner(manager, "alice", "bob") == {"reassigned": 1}
+    assert service.get_lead(ADMIN, former["id"])["owner_id"] == "alice"
+    assert service.list_leads(bob, {}, "-created_at", 50, 0)["total"] == 1
+    assert service.list_leads(carol, {"owner_id": "carol"}, "-created_at", 50, 0)["total"] == 1
+    assert service.list_leads(alice, {"owner_id": "alice"}, "-created_at", 50, 0)["total"] == 1
+
+
+def test_records_are_created_only_for_owners_within_reach(service, roster, leads_db):
+    roster("alice", "team-a"), roster("carol", "team-b")
+    manager, rep = roster("mgr-a", "team-a", role="manager"), person("alice", team_id="team-a")
+    with pytest.raises(Forbidden):
+        service.create_lead(manager, {"company": "Not Yours", "owner_id": "carol"})
+    with pytest.raises(Invalid) as unknown:
+        service.create_lead(manager, {"company": "Nobody's", "owner_id": "ghost"})
+    assert "owner_id" in unknown.value.errors
+    assert events(leads_db, "leads.lead_created") == []
+    lead = service.create_lead(manager, {"company": "Team Co", "owner_id": "alice"})
+    assert (lead["owner_id"], lead["team_id"]) == ("alice", "team-a")
+    due = datetime.now(timezone.utc).isoformat()
+    with pytest.raises(Forbidden):
+        service.create_activity(manager, {"lead_id": lead["id"], "type": "call", "due_at": due,
+                                          "owner_id": "carol"})
+    with pytest.raises(Invalid) as unknown:
+        service.create_activity(manager, {"lead_id": lead["id"], "type": "call", "due_at": due,
+                                          "owner_id": "ghost"})
+    assert "owner_id" in unknown.value.errors
+    with pytest.raises(Forbidden):
+        service.create_activity(rep, {"lead_id": lead["id"], "type": "call", "due_at": due,
+                                      "owner_id": "mgr-a"})
+    plan = {"lead_ids": [lead["id"]], "first_day": "2026-01-05", "last_day": "2026-01-05"}
+    with pytest.raises(Forbidden):
+        service.plan_calls(manager, {**plan, "owner_ids": ["alice", "carol"]})
+    with pytest.raises(Forbidden):
+        service.plan_calls(rep, {**plan, "owner_ids": ["mgr-a"]})
+    assert service.list_activities(ADMIN, {}, "due_at", 50, 0)["total"] == 0
+    made = service.create_activity(manager, {"lead_id": lead["id"], "type": "call", "due_at": due,
+                                             "owner_id": "alice"})
+    assert (made["owner_id"], made["team_id"]) == ("alice", "team-a")
+    assert service.plan_calls(manager, {**plan, "owner_ids": ["alice"]})["planned"][0]["owner_id"] == "alice"
+
+
+def test_a_manager_writes_and_sees_the_own_team_assignment_rules_only(service, roster):
+    manager = roster("mgr-a", "team-a", role="manager")
+    loner = person("mgr-none", "manager")
+    ops = person("ops-1", "ops")
+    mine = service.create_assignment_rule(manager, {"name": "a web", "strategy": "round_robin"})
+    assert mine["team_id"] == "team-a"
+    with pytest.raises(Forbidden):
+        service.create_assignment_rule(manager, {"name": "b web", "strategy": "round_robin",
+                                                 "team_id": "team-b"})
+    with pytest.raises(Invalid):  # no team to default to: not a global rule
+        service.create_assignment_rule(loner, {"name": "no team", "strategy": "round_robin"})
+    with pytest.raises(Forbidden):
+        service.create_assignment_rule(loner, {"name": "into a", "strategy": "round_robin",
+                                               "team_id": "team-a"})
+    with pytest.raises(Forbidden):
+        service.create_assignment_rule(ops, {"name": "ops", "strategy": "round_robin"})
+    theirs = service.create_assignment_rule(ADMIN, {"name": "b referral", "strategy": "round_robin",
+                                                    "team_id": "team-b"})
+    everyone = service.create_assignment_rule(ADMIN, {"name": "global", "strategy": "round_robin"})
+    assert everyone["team_id"] is None
+    assert [r["name"] for r in service.list_assignment_rules(manager)] == ["a web"]
+    assert service.list_assignment_rules(loner) == []
+    assert {r["name"] for r in service.list_assignment_rules(ops)} == {"a web", "b referral", "global"}
+    for rule in (theirs, everyone):
+        with pytest.raises(NotFound):
+            service.delete_assignment_rule(manager, rule["id"])
+    with pytest.raises(Forbidden):
+        service.delete_assignment_rule(ops, mine["id"])
+    service.delete_assignment_rule(manager, mine["id"])
+    service.delete_assignment_rule(ADMIN, theirs["id"])
+    assert [r["name"] for r in service.list_assignment_rules(ADMIN)] == ["global"]
+
+
+def test_ops_only_reads(service, roster):
+    alice, ops = roster("alice"), person("ops-1", "ops")
+    lead = service.create_lead(alice, {"company": "Watched Co"})
+    activity = service.create_activity(alice, {"lead_id": lead["id"], "type": "call",
+                                               "due_at": datetime.now(timezone.utc).isoformat()})
+    assert service.get_lead(ops, lead["id"])["id"] == lead["id"]
+    assert service.list_activities(ops, {}, "due_at", 50, 0)["total"] == 1
+    with pytest.raises(Forbidden):
+        service.record_outcome(ops, activity["id"], "noted by ops")
+    with pytest.raises(Forbidden):
+        service.update_lead(ops, lead["id"], {"notes": "ops", "version": lead["version"]})
+    with pytest.raises(Forbidden):
+        service.create_lead(ops, {"company": "Ops Co"})
+    with pytest.raises(Forbidden):
+        service.plan_calls(ops, {"lead_ids": [lead["id"]], "first_day": "2026-01-05",
+                                 "last_day": "2026-01-05"})
+    assert service.list_activities(ADMIN, {}, "due_at", 50, 0)["items"][0]["outcome"] is None
+
+
+def test_a_manager_without_a_team_reaches_no_teamless_records(service, roster):
+    loner_rep = roster("loner", team_id=None)
+    boss = roster("boss", team_id=None, role="manager")
+    lead = service.create_lead(loner_rep, {"company": "Teamless Co"})
+    assert (lead["owner_id"], lead["team_id"]) == ("loner", None)
+    service.create_activity(loner_rep, {"lead_id": lead["id"], "type": "call",
+                                        "due_at": datetime.now(timezone.utc).isoformat()})
+    pooled = service.create_lead(ADMIN, {"company": "Pooled Co"})
+    assert service.list_leads(boss, {}, "-created_at", 50, 0)["total"] == 0
+    assert {l["id"] for l in service.list_pool(boss, {}, "-created_at", 50, 0)["items"]} == {pooled["id"]}
+    with pytest.raises(NotFound):
+        service.get_lead(boss, lead["id"])
+    with pytest.raises(NotFound):
+        service.update_lead(boss, lead["id"], {"notes": "mine now", "version": lead["version"]})
+    assert service.list_activities(boss, {}, "due_at", 50, 0)["total"] == 0
+    assert service.outcome_required(boss) == []
+    bosses = service.create_lead(boss, {"company": "Boss Co", "owner_id": "boss"})
+    assert (bosses["owner_id"], bosses["team_id"]) == ("boss", None)
+    with pytest.raises(Forbidden):  # a teamless rep is not in a teamless manager's team
+        service.assign_lead(boss, bosses["id"], "loner")
+    with pytest.raises(Forbidden):
+        service.reassign_owner(boss, "loner", None)
+    assert service.get_lead(ADMIN, lead["id"])["owner_id"] == "loner"
+
+
+def test_partners_see_only_what_they_submitted_and_only_create(service, roster):
+    alice = roster("alice")
+    partner = person("p-user", "partner", partner_id="partner-1")
+    nobody = person("p-none", "partner")
+    submitted = service.create_lead(partner, {"company": "Partner Co"})
+    service.create_lead(alice, {"company": "Alice Co"})
+    service.create_lead(ADMIN, {"company": "Pool Co"})
+    assert [l["company"] for l in service.list_leads(partner, {}, "-created_at", 50, 0)["items"]] == ["Partner Co"]
+    assert service.list_leads(nobody, {}, "-created_at", 50, 0)["total"] == 0
+    with pytest.raises(NotFound):
+        service.get_lead(nobody, submitted["id"])
+    with pytest.raises(Forbidden):
+        service.create_lead(nobody, {"company": "Orphan Co"})
+    with pytest.raises(Forbidden):
+        service.create_lead(partner, {"company": "Placed Co", "owner_id": "alice"})
+    with pytest.raises(Forbidden):
+        service.list_pool(partner, {}, "-created_at", 50, 0)
+    with pytest.raises(Forbidden):
+        service.claim_lead(partner, submitted["id"])
+    with pytest.raises(Forbidden):
+        service.update_lead(partner, submitted["id"], {"notes": "x", "version": submitted["version"]})
+    with pytest.raises(Forbidden):
+        service.create_activity(partner, {"lead_id": submitted["id"], "type": "call",
+                                          "due_at": datetime.now(timezone.utc).isoformat()})
+    with pytest.raises(Forbidden):
+        service.list_activities(partner, {}, "due_at", 50, 0)
+    with pytest.raises(Forbidden):
+        service.start_import(partner, "leads.csv", None)
+    assert service.list_leads(ADMIN, {}, "-created_at", 50, 0)["total"] == 3
+
+
+def test_rules_a_manager_sets_off_choose_only_among_the_own_team(service, roster, leads_db):
+    roster("carol", "team-b")
+    alice = roster("alice", "team-a")
+    manager = roster("mgr-a", "team-a", role="manager")
+    service.create_assignment_rule(ADMIN, {"name": "team b's", "strategy": "round_robin", "team_id": "team-b",
+                                           "active": False})
+    lead = service.create_lead(ADMIN, {"company": "Rule Run Co", "owner_id": "alice"})
+    with leads_db.begin() as conn:
+        conn.execute(update(AssignmentRule).values(active=True))
+    with pytest.raises(Conflict):  # the rule's only rep is out of the manager's reach
+        service.assign_lead(manager, lead["id"], None, "team b's")
+    assert service.get_lead(ADMIN, lead["id"])["owner_id"] == alice.user_id
+    assert service.assign_lead(ADMIN, lead["id"], None, "team b's")["owner_id"] == "carol"
+
+
+def test_times_are_instants_and_the_planner_uses_the_reps_zone(service, roster):
+    alice = roster("alice")
+    lead = service.create_lead(alice, {"company": "Zone Co"})["id"]
+    # An offset sent by a caller is an instant: 09:00+01:00 is 08:00 UTC, on either backend.
+    logged = service.create_activity(alice, {"lead_id": lead, "type": "meeting",
+                                             "due_at": "2027-03-01T09:00:00+01:00"})
+    assert datetime.fromisoformat(logged["due_at"]) == datetime(2027, 3, 1, 8, 0, tzinfo=timezone.utc)
+    feed = service.calendar_feed(service.calendar_token(alice)["token"])
+    assert "DTSTART:20270301T080000Z" in (feed if isinstance(feed, str) else feed.decode())
+    found = service.list_activities(alice, {"due_after": "2027-03-01T08:30:00+01:00",
+                                            "due_before": "2027-03-01T08:00:01Z"})
+    assert [a["id"] for a in found["items"]] == [logged["id"]]
+    assert service.list_activities(alice, {"due_after": "2027-03-01T08:00:01Z"})["items"] == []
+    planned = service.plan_calls(alice, {"lead_ids": [lead], "first_day": "2027-03-29", "last_day": "2027-03-29",
+                                         "day_start": "09:00", "day_end": "10:00",
+                                         "time_zone": "Europe/Warsaw"})["planned"]
+    assert datetime.fromisoformat(planned[0]["due_at"]) == datetime(2027, 3, 29, 7, 0, tzinfo=timezone.utc)
+    with pytest.raises(Invalid) as caught:
+        service.plan_calls(alice, {"lead_ids": [lead], "first_day": "2027-03-29", "last_day": "2027-03-29",
+                                   "time_zone": "Mars/Olympus"})
+    assert "time_zone" in caught.value.errors
+
+
+def test_created_filters_compare_instants_and_money_keeps_its_digits(service, roster):
+    alice = roster("alice")
+    lead = service.create_lead(alice, {"company": "Filter Co", "estimated_value": "1234567890123456.78",
+                                       "currency": "EUR"})
+    assert service.get_lead(alice, lead["id"])["estimated_value"] == "1234567890123456.78"
+    today = datetime.now(timezone.utc).date().isoformat()
+    after_midnight = service.list_leads(alice, {"created_after": f"{today}T00:00:00Z"})["items"]
+    assert [item["id"] for item in after_midnight] == [lead["id"]]
+    assert service.list_leads(alice, {"created_before": f"{today}T00:00:00Z"})["items"] == []
+    later = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    assert [i["id"] for i in service.list_leads(alice, {"created_before": later})["items"]] == [lead["id"]]
+    assert service.list_leads(alice, {"created_after": later})["items"] == []

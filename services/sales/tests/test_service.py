@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from services.sales.models import metadata
-from services.sales.tests.conftest import ADMIN, REP
+from services.sales.tests.conftest import ADMIN, MANAGER, REP, person
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 
 outbox = metadata.tables["outbox"]
@@ -114,10 +115,10 @@ def test_lost_needs_a_reason_and_scoping_hides_other_reps_records(service):
     account = service.create_account(REP, {"name": "Hooli"})
     opportunity = service.create_opportunity(REP, {"name": "Hooli deal", "account_id": account["id"]})
     with pytest.raises(NotFound):
-        service.get_opportunity({**REP, "user_id": "rep-2"}, opportunity["id"])
-    manager = {"user_id": "m", "role": "manager", "team_id": "team-a", "partner_id": None}
+        service.get_opportunity(replace(REP, user_id="rep-2"), opportunity["id"])
+    manager = person("m", "manager", team_id="team-a")
     assert service.get_opportunity(manager, opportunity["id"])["id"] == opportunity["id"]
-    partner = {"user_id": "p", "role": "partner", "team_id": None, "partner_id": "partner-x"}
+    partner = person("p", "partner", partner_id="partner-x")
     with pytest.raises(NotFound):
         service.get_opportunity(partner, opportunity["id"])
     service.on_lead_converted(converted(partner_id="partner-x", company="Via Partner"))
@@ -154,10 +155,6 @@ def test_renewals_list_shows_signed_contracts_ending_soon(service):
     assert [c["id"] for c in renewals] == [soon["id"]]  # not the one that already ended
 
 
-MANAGER = {"user_id": "mgr-a", "role": "manager", "team_id": "team-a", "branch_id": "branch-1",
-           "partner_id": None, "request_id": "m"}
-
-
 def test_an_activity_with_an_outcome_is_a_contact_that_plans_the_next_one(service, sales_db):
     account = service.create_account(REP, {"name": "Soylent", "competition_level": "high",
                                            "repeat_purchase_probability": 50})
@@ -178,23 +175,24 @@ def test_an_activity_with_an_outcome_is_a_contact_that_plans_the_next_one(servic
     with pytest.raises(Conflict):
         service.record_activity_outcome(REP, planned["id"], "again")
     with pytest.raises(NotFound):
-        service.record_activity_outcome({**REP, "user_id": "rep-2"}, planned["id"], "not mine")
+        service.record_activity_outcome(replace(REP, user_id="rep-2"), planned["id"], "not mine")
     listed = service.list_activities(REP, {"account_id": account["id"]}, 50, 0)
     assert [a["id"] for a in listed["items"]] == [planned["id"]]
 
 
-def test_overdue_follow_ups_per_rep(service):
+def test_overdue_follow_ups_per_rep(service, roster):
     overdue = service.create_account(REP, {"name": "Overdue Ltd", "next_contact_on": "2026-01-01"})
     service.create_account(REP, {"name": "Later Ltd", "next_contact_on": "2099-01-01"})
-    service.create_account({**REP, "user_id": "rep-2"}, {"name": "Other rep", "next_contact_on": "2026-01-01"})
+    service.create_account(replace(REP, user_id="rep-2"), {"name": "Other rep", "next_contact_on": "2026-01-01"})
     result = service.follow_ups(REP, {"as_of": "2026-01-11"}, 50, 0)
     assert [(a["name"], a["days_overdue"]) for a in result["items"]] == [("Overdue Ltd", 10)]
     changed = service.update_account(REP, overdue["id"], {"competition_level": "low"})
     assert changed["next_contact_on"] > date.today().isoformat()
     assert service.follow_ups(REP, {"as_of": "2026-01-11"}, 50, 0)["total"] == 0
-    with pytest.raises(Invalid) as caught:
+    roster("rep-2")
+    with pytest.raises(Forbidden) as refused:  # a rep hands accounts to nobody
         service.update_account(REP, overdue["id"], {"owner_id": "rep-2"})
-    assert "owner_id" in caught.value.errors
+    assert "owner_id" in refused.value.errors
     with pytest.raises(Invalid) as caught:
         service.update_account(REP, overdue["id"], {"repeat_purchase_probability": 140})
     assert "repeat_purchase_probability" in caught.value.errors
@@ -236,7 +234,7 @@ def test_signing_records_what_was_bought_and_selections_find_it(service):
         service.search_customers(REP, "planets", {}, 50, 0)
     assert names({"tags": ["vip"]}, "contacts") == ["Ada"]
     assert names({"tags": ["vip%"]}) == []  # LIKE wildcards in a value are literal
-    assert service.search_customers({**REP, "user_id": "rep-2"}, "accounts", {"tags": ["north"]}, 50, 0)["total"] == 0
+    assert service.search_customers(replace(REP, user_id="rep-2"), "accounts", {"tags": ["north"]}, 50, 0)["total"] == 0
     with pytest.raises(Invalid) as caught:
         service.search_customers(REP, "accounts", {"lifetime_value_min": "lots"}, 50, 0)
     assert "lifetime_value_min" in caught.value.errors
@@ -250,7 +248,7 @@ def test_signing_records_what_was_bought_and_selections_find_it(service):
     service.create_account(REP, {"name": "Newcomer GmbH", "segment": "smb", "tags": ["vip"]})
     assert service.selection_results(REP, saved["id"], 50, 0)["total"] == 3  # the criteria run again
     with pytest.raises(NotFound):
-        service.get_selection({**REP, "user_id": "rep-2"}, saved["id"])
+        service.get_selection(replace(REP, user_id="rep-2"), saved["id"])
     service.delete_selection(REP, saved["id"])
     assert service.list_selections(REP, 50, 0)["total"] == 0
     assert contact["accounts"][0]["roles"] == ["decision_maker"]
@@ -274,8 +272,8 @@ def test_products_filter_sort_and_deactivate(service):
     assert "sort" in caught.value.errors
 
 
-def test_targets_flow_from_draft_to_approved_without_doubtful_lines(service, sales_db):
-    rep = {**REP, "branch_id": "branch-1"}
+def test_targets_flow_from_draft_to_approved_without_doubtful_lines(service, sales_db, roster):
+    rep = replace(REP, branch_id="branch-1")
     draft = service.create_target(rep, {"period": "month", "period_start": "2027-01-01", "currency": "EUR",
                                         "lines": [{"label": "Licences", "revenue": "10000.00", "margin": "6000.00"},
                                                   {"label": "Maybe Globex", "revenue": "5000.00",
@@ -293,13 +291,13 @@ def test_targets_flow_from_draft_to_approved_without_doubtful_lines(service, sal
         service.approve_target(MANAGER, draft["id"])  # not submitted yet
     service.submit_target(rep, draft["id"])
     with pytest.raises(NotFound):
-        service.approve_target({**REP, "user_id": "rep-9"}, draft["id"])
-    with pytest.raises(Conflict):
+        service.approve_target(replace(REP, user_id="rep-9"), draft["id"])
+    with pytest.raises(Forbidden):
         service.approve_target(rep, draft["id"])  # nobody approves their own plan
     with pytest.raises(NotFound):
-        service.approve_target({**MANAGER, "team_id": "team-b", "user_id": "mgr-b"}, draft["id"])
+        service.approve_target(replace(MANAGER, team_id="team-b", user_id="mgr-b"), draft["id"])
     with pytest.raises(Forbidden):
-        service.approve_target({"user_id": "ops-1", "role": "ops", "team_id": None}, draft["id"])
+        service.approve_target(person("ops-1", "ops"), draft["id"])
     rejected = service.reject_target(MANAGER, draft["id"], "too modest")
     assert rejected["status"] == "draft" and rejected["review_note"] == "too modest"
     raised = service.update_target(rep, draft["id"], {"version": rejected["version"], "lines": [
@@ -319,13 +317,15 @@ def test_targets_flow_from_draft_to_approved_without_doubtful_lines(service, sal
     with pytest.raises(Conflict):
         service.update_target(rep, draft["id"], {"version": approved["version"], "currency": "USD"})
 
-    other = service.create_target(MANAGER, {"owner_id": "rep-2", "owner_team_id": "team-a",
-                                            "owner_branch_id": "branch-1", "period": "month",
+    roster("rep-2", team_id="team-a", branch_id="branch-1")
+    roster("rep-7", team_id="team-z")
+    other = service.create_target(MANAGER, {"owner_id": "rep-2", "period": "month",
                                             "period_start": "2027-01-01", "currency": "EUR",
                                             "lines": [{"label": "Services", "revenue": "3000.00",
                                                        "margin": "1000.00"}]})
+    assert (other["team_id"], other["branch_id"]) == ("team-a", "branch-1")  # from the roster
     with pytest.raises(Forbidden):
-        service.create_target(MANAGER, {"owner_id": "rep-7", "owner_team_id": "team-z", "period": "month",
+        service.create_target(MANAGER, {"owner_id": "rep-7", "period": "month",
                                         "period_start": "2027-01-01", "currency": "EUR",
                                         "lines": [{"label": "x", "revenue": "1.00"}]})
     service.submit_target(MANAGER, other["id"])
@@ -335,9 +335,9 @@ def test_targets_flow_from_draft_to_approved_without_doubtful_lines(service, sal
     [branch] = service.consolidated_targets(ADMIN, {"from": "2027-01-01", "to": "2027-03-31"}, "branch")
     assert branch["group_id"] == "branch-1" and branch["planned_revenue"] == "15000.00"
     assert branch["planned_margin"] == "8000.00" and branch["targets"] == 2
-    assert service.list_targets({**REP, "user_id": "rep-2"}, {}, 50, 0)["total"] == 1
+    assert service.list_targets(replace(REP, user_id="rep-2"), {}, 50, 0)["total"] == 1
     assert service.list_targets(MANAGER, {"status": "approved"}, 50, 0)["total"] == 2
-    partner = {"user_id": "p", "role": "partner", "team_id": None, "partner_id": "px"}
+    partner = person("p", "partner", partner_id="px")
     with pytest.raises(Forbidden):
         service.list_targets(partner, {}, 50, 0)
 
@@ -359,4 +359,162 @@ def test_a_contact_holds_roles_at_several_accounts(service):
     unlinked = service.link_contact(REP, contact["id"], first["id"], [])
     assert [a["account_id"] for a in unlinked["accounts"]] == [second["id"]]
     with pytest.raises(NotFound):
-        service.update_contact({**REP, "user_id": "rep-2"}, contact["id"], {"topics": []})
+        service.update_contact(replace(REP, user_id="rep-2"), contact["id"], {"topics": []})
+
+
+def test_new_records_go_only_to_owners_within_the_callers_reach(service, roster):
+    colleague, stranger = roster("rep-2", team_id="team-a"), roster("rep-3", team_id="team-b", branch_id="b2")
+    account = service.create_account(REP, {"name": "Mine Ltd"})
+    for attempt in (lambda: service.create_opportunity(REP, {"name": "For rep-2", "account_id": account["id"],
+                                                             "owner_id": "rep-2"}),
+                    lambda: service.create_account(REP, {"name": "Theirs", "owner_id": "rep-2"}),
+                    lambda: service.log_activity(REP, {"account_id": account["id"], "type": "call",
+                                                       "owner_id": "rep-2"}),
+                    lambda: service.create_target(REP, {"owner_id": "rep-2", "period": "month",
+                                                        "period_start": "2027-01-01", "currency": "EUR",
+                                                        "lines": [{"label": "x", "revenue": "1.00"}]})):
+        with pytest.raises(Forbidden) as refused:
+            attempt()
+        assert "owner_id" in refused.value.errors
+    assert service.list_opportunities(colleague, {}, 50, 0)["total"] == 0
+
+    handed = service.create_account(MANAGER, {"name": "Team Ltd", "owner_id": "rep-2"})
+    assert (handed["owner_id"], handed["team_id"]) == ("rep-2", "team-a")
+    with pytest.raises(Forbidden):
+        service.create_account(MANAGER, {"name": "Elsewhere", "owner_id": "rep-3"})
+    with pytest.raises(Forbidden):  # the client-sent team is not believed: rep-3 is in team-b
+        service.create_target(MANAGER, {"owner_id": "rep-3", "owner_team_id": "team-a", "period": "month",
+                                        "period_start": "2027-01-01", "currency": "EUR",
+                                        "lines": [{"label": "x", "revenue": "1.00"}]})
+    with pytest.raises(Invalid) as unknown:
+        service.create_target(MANAGER, {"owner_id": "ghost", "period": "month", "period_start": "2027-01-01",
+                                        "currency": "EUR", "lines": [{"label": "x", "revenue": "1.00"}]})
+    assert "owner_id" in unknown.value.errors
+    by_admin = service.create_account(ADMIN, {"name": "Far Ltd", "owner_id": "rep-3"})
+    assert (by_admin["team_id"], by_admin["branch_id"]) == ("team-b", "b2")
+    assert service.get_account(stranger, by_admin["id"])["owner_id"] == "rep-3"
+    moved = service.update_account(ADMIN, handed["id"], {"owner_id": "rep-3"})
+    assert moved["team_id"] == "team-b"  # the account follows its new owner's team
+    roster("rep-2", team_id="team-a", active=False)
+    with pytest.raises(Invalid):
+        service.create_account(MANAGER, {"name": "Gone", "owner_id": "rep-2"})
+
+
+def test_a_target_is_approved_by_another_person_than_its_author_and_owner(service, roster):
+    rep2 = roster("rep-2", team_id="team-a")
+    peer = roster("mgr-a2", "manager", team_id="team-a")
+    roster("mgr-a", "manager", team_id="team-a", branch_id="branch-1")
+    drafted = service.create_target(MANAGER, {"owner_id": "rep-2", "period": "month",
+                                              "period_start": "2027-02-01", "currency": "EUR",
+                                              "lines": [{"label": "Services", "revenue": "3000.00"}]})
+    service.submit_target(rep2, drafted["id"])
+    with pytest.raises(Forbidden):
+        service.approve_target(MANAGER, drafted["id"])  # he drafted it himself
+    with pytest.raises(Forbidden):
+        service.reject_target(MANAGER, drafted["id"], "mine to judge?")
+    assert service.approve_target(peer, drafted["id"])["approved_by"] == "mgr-a2"
+
+    own = service.create_target(MANAGER, {"period": "month", "period_start": "2027-02-01", "currency": "EUR",
+                                          "lines": [{"label": "Key accounts", "revenue": "9000.00"}]})
+    service.submit_target(MANAGER, own["id"])
+    with pytest.raises(Forbidden):
+        service.approve_target(MANAGER, own["id"])
+    mine = service.create_target(peer, {"owner_id": "mgr-a", "period": "month", "period_start": "2027-03-01",
+                                        "currency": "EUR", "lines": [{"label": "x", "revenue": "1.00"}]})
+    service.submit_target(MANAGER, mine["id"])
+    with pytest.raises(Forbidden):  # drafted by a peer, but still his own plan
+        service.approve_target(MANAGER, mine["id"])
+    assert service.approve_target(ADMIN, own["id"])["status"] == "approved"
+
+
+def test_a_manager_without_a_team_reaches_only_own_records(service):
+    loner = person("mgr-x", "manager", team_id=None)
+    teamless = service.create_account(ADMIN, {"name": "Nobody's team"})
+    assert teamless["team_id"] is None
+    with pytest.raises(NotFound):
+        service.get_account(loner, teamless["id"])
+    with pytest.raises(NotFound):
+        service.update_account(loner, teamless["id"], {"segment": "enterprise"})
+    mine = service.create_account(loner, {"name": "Loner's own"})
+    assert [a["id"] for a in service.list_accounts(loner, {}, 50, 0)["items"]] == [mine["id"]]
+    with pytest.raises(NotFound):
+        service.create_opportunity(loner, {"name": "Grab", "account_id": teamless["id"]})
+
+
+def test_partners_see_neither_costs_nor_the_catalog_nor_pipelines(service):
+    service.create_product(ADMIN, {"sku": "P-1", "name": "Part", "list_price": "10.00", "unit_cost": "4.00",
+                                   "currency": "EUR"})
+    partner = person("p", "partner", partner_id="partner-x")
+    with pytest.raises(Forbidden):
+        service.list_products(partner, {}, 50, 0)
+    with pytest.raises(Forbidden):
+        service.list_pipelines(partner)
+    [product] = service.list_products(person("s-1", "support"), {}, 50, 0)["items"]
+    assert "unit_cost" not in product and product["list_price"] == "10.00"
+    assert service.list_products(REP, {}, 50, 0)["items"][0]["unit_cost"] == "4.00"
+
+    service.on_lead_converted(converted(partner_id="partner-x", company="Via Partner"))
+    [opportunity] = service.list_opportunities(partner, {}, 50, 0)["items"]
+    priced = service.update_opportunity(ADMIN, opportunity["id"], {
+        "version": opportunity["version"], "currency": "EUR",
+        "lines": [{"description": "Kit", "quantity": "2", "unit_price": "100.00", "unit_cost": "30.00"}]})
+    assert priced["lines"][0]["unit_cost"] == "30.00" and priced["totals"]["margin"] == "140.00"
+    seen = service.get_opportunity(partner, opportunity["id"])
+    assert "unit_cost" not in seen["lines"][0] and set(seen["totals"]) == {"amount"}
+    assert seen["lines"][0]["net"] == "200.00"
+    quote = service.create_quote(ADMIN, opportunity["id"], (date.today() + timedelta(days=9)).isoformat())
+    [theirs] = service.list_quotes(partner, opportunity["id"])
+    assert "cost" not in theirs and "unit_cost" not in theirs["lines"][0] and theirs["amount"] == "200.00"
+    service.decide_quote(ADMIN, quote["id"], "sent")
+    contract_id = service.decide_quote(ADMIN, quote["id"], "accepted")["contract_id"]
+    contract = service.get_contract(partner, contract_id)
+    assert "cost" not in contract and "unit_cost" not in contract["lines"][0]
+    assert service.get_contract(person("f-1", "finance"), contract_id)["cost"] == "60.00"
+
+
+def test_ops_only_reads_finance_and_support_read_what_the_policy_gives(service):
+    account = service.create_account(REP, {"name": "Watched Ltd"})
+    contact = service.create_contact(REP, {"name": "Kim", "account_id": account["id"], "roles": ["buyer"]})
+    ops, finance, support = person("o-1", "ops"), person("f-1", "finance"), person("s-1", "support")
+    assert service.get_account(ops, account["id"])["name"] == "Watched Ltd"
+    for attempt in (lambda: service.update_account(ops, account["id"], {"segment": "x"}),
+                    lambda: service.create_account(ops, {"name": "Ops Co"}),
+                    lambda: service.create_contact(ops, {"name": "Nope"}),
+                    lambda: service.update_contact(ops, contact["id"], {"topics": ["x"]}),
+                    lambda: service.create_opportunity(ops, {"name": "Nope", "account_id": account["id"]}),
+                    lambda: service.save_selection(ops, {"name": "n", "target": "accounts", "criteria": {}}),
+                    lambda: service.create_product(ops, {"sku": "O", "name": "O", "list_price": "1.00",
+                                                         "unit_cost": "1.00", "currency": "EUR"})):
+        with pytest.raises(Forbidden):
+            attempt()
+    assert service.get_account(finance, account["id"])["id"] == account["id"]
+    assert service.list_contacts(support, {"account_id": account["id"]}, 50, 0)["total"] == 1
+    assert service.list_contracts(finance, {}, 50, 0)["total"] == 0
+    with pytest.raises(Forbidden):
+        service.list_contracts(support, {}, 50, 0)
+    with pytest.raises(Forbidden):
+        service.list_opportunities(finance, {}, 50, 0)
+    with pytest.raises(Forbidden):
+        service.update_account(finance, account["id"], {"segment": "x"})
+
+
+def test_big_amounts_keep_their_cents_and_sort_right_on_every_backend(service):
+    """A float (SQLite's NUMERIC) has about 16 digits: a lifetime value of
+    119,999,999,999,999.95 would lose its cents."""
+    buyer = service.create_account(REP, {"name": "Big Buyer"})
+
+    def signed(price):
+        made = service.create_contract(REP, {
+            "account_id": buyer["id"], "currency": "EUR", "start_date": date.today().isoformat(),
+            "billing_frequency": "one_off",
+            "lines": [{"description": "Deal", "quantity": "1", "unit_price": price, "unit_cost": "0.01"}]})
+        return service.sign_contract(REP, made["id"])
+
+    signed("0.07")
+    for _ in range(12):
+        signed("9999999999999.99")
+    assert service.get_account(REP, buyer["id"])["lifetime_value"] == "119999999999999.95"
+    totals = [c["total"] for c in service.list_contracts(REP, {"sort": "total"}, 50, 0)["items"]]
+    assert totals == ["0.07"] + ["9999999999999.99"] * 12
+    assert [a["name"] for a in service.search_customers(
+        REP, "accounts", {"lifetime_value_min": "9999999999999.99"}, 50, 0)["items"]] == ["Big Buyer"]

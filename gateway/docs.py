@@ -1,0 +1,26 @@
+"""Swagger UI's own files, served by the gateway: ``/api/docs`` must work on a
+network without internet, so its scripts and styles come from a pinned Python
+package (``swagger-ui-bundle``), never from a CDN."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+
+from gateway.toolkit import public
+
+ASSETS_URL = "/api/docs/assets/"
+# Only what the docs page loads; the package's index.html and its maps stay unserved.
+ASSETS = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript",
+          "swagger-ui-standalone-preset.js": "text/javascript",
+          "favicon-32x32.png": "image/png", "favicon-16x16.png": "image/png"}
+
+blueprint = Blueprint("docs-assets", __name__)
+
+
+@blueprint.route(ASSETS_URL + "<name>")
+@public
+def asset(name: str):
+    """One of :data:`ASSETS`, cached for a day by the browser."""
+    if name not in ASSETS:
+        abort(404)
+    return send_from_directory(swagger_ui_path, name, mimetype=ASSETS[name], max_age=86400)
