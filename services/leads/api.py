@@ -17,7 +17,7 @@ from services.leads import schemas as s
 from shared import fields
 from shared.bounds import MAX_OFFSET
 from shared.errors import Invalid
-from shared.tabular import (XLSX_DATETIME, XLSX_DECIMAL, Limits, TabularError, chunked_by_size, detect_format,
+from services.leads.tabular import (XLSX_DATETIME, XLSX_DECIMAL, Limits, TabularError, chunked_by_size, detect_format,
                             iter_rows, write_csv, write_xlsx)
 
 blueprint = Blueprint("leads", __name__, url_prefix="/api/v1", description="Leads, the lead pool, imports and activities")

@@ -6,7 +6,7 @@ Event handlers act for nobody in particular and need none.
 """
 from __future__ import annotations
 
-from services.sales import (accounts, activities, contracts, conversion, opportunities, pipelines, roster,
+from services.sales import (accounts, activities, agreements, conversion, opportunities, pipelines, roster,
                             selections, targets)
 from services.sales.models import metadata
 from shared.nameko_ext import Database, RequestContext, event_handler, readiness, rpc
@@ -186,39 +186,39 @@ class SalesService:
     # Quotes and contracts
     @rpc
     def create_quote(self, caller, opportunity_id, valid_until):
-        return contracts.create_quote(self.db, caller, opportunity_id, valid_until)
+        return agreements.create_quote(self.db, caller, opportunity_id, valid_until)
 
     @rpc
     def decide_quote(self, caller, quote_id, status):
-        return contracts.decide_quote(self.db, caller, quote_id, status)
+        return agreements.decide_quote(self.db, caller, quote_id, status)
 
     @rpc
     def list_quotes(self, caller, opportunity_id):
-        return contracts.list_quotes(self.db.session, caller, opportunity_id)
+        return agreements.list_quotes(self.db.session, caller, opportunity_id)
 
     @rpc
     def create_contract(self, caller, data):
-        return contracts.create_contract(self.db, caller, data)
+        return agreements.create_contract(self.db, caller, data)
 
     @rpc
     def get_contract(self, caller, contract_id):
-        return contracts.get_contract(self.db.session, caller, contract_id)
+        return agreements.get_contract(self.db.session, caller, contract_id)
 
     @rpc
     def list_contracts(self, caller, filters, limit=50, offset=0):
-        return contracts.list_contracts(self.db.session, caller, filters, limit, offset)
+        return agreements.list_contracts(self.db.session, caller, filters, limit, offset)
 
     @rpc
     def update_contract(self, caller, contract_id, data):
-        return contracts.update_contract(self.db, caller, contract_id, data)
+        return agreements.update_contract(self.db, caller, contract_id, data)
 
     @rpc
     def sign_contract(self, caller, contract_id):
-        return contracts.sign_contract(self.db, caller, contract_id)
+        return agreements.sign_contract(self.db, caller, contract_id)
 
     @rpc
     def terminate_contract(self, caller, contract_id, terminated_on, reason):
-        return contracts.terminate_contract(self.db, caller, contract_id, terminated_on, reason)
+        return agreements.terminate_contract(self.db, caller, contract_id, terminated_on, reason)
 
     # Events
     @event_handler("leads", "leads.lead_converted")

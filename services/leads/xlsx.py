@@ -24,7 +24,7 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelt
 from openpyxl.utils.cell import column_index_from_string, range_boundaries
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, WINDOWS_EPOCH, from_excel
 
-from shared.tabular import Limits, TabularError, TooLong
+from services.leads.tabular import Limits, TabularError, TooLong
 
 # Apache POI's defaults for the same attack: a part bigger than the grace size
 # may not expand more than 100 times (real sheets expand 5 to 30 times).

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from shared.tabular import TabularError, chunked, detect_format, iter_rows, write_csv, write_xlsx
+from services.leads.tabular import TabularError, chunked, detect_format, iter_rows, write_csv, write_xlsx
 
 
 def rows_of(data: bytes, fmt="csv", mapping=None):
@@ -72,8 +72,8 @@ def test_reading_a_large_csv_keeps_memory_bounded(tmp_path):
 
 # Hostile files: refused (or their bad rows rejected) while reading, in a few MB.
 
-from shared import xlsx  # noqa: E402
-from shared.tabular import Limits, chunked_by_size  # noqa: E402
+from services.leads import xlsx  # noqa: E402
+from services.leads.tabular import Limits, chunked_by_size  # noqa: E402
 from tests import hostile_files as hostile  # noqa: E402
 
 FEW_MB = 4 * 1024 * 1024
@@ -198,7 +198,7 @@ def test_xlsx_writes_text_never_formulas_and_typed_numbers_and_dates():
 
     from openpyxl import load_workbook
 
-    from shared.tabular import XLSX_DATETIME, XLSX_DECIMAL
+    from services.leads.tabular import XLSX_DATETIME, XLSX_DECIMAL
     out = io.BytesIO()
     rows = [{"company": h, "value": "12000.50", "at": "2026-03-01T10:30:00+01:00"} for h in HOSTILE]
     write_xlsx(rows, ["company", "value", "at"], out, types={"value": XLSX_DECIMAL, "at": XLSX_DATETIME})

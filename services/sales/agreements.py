@@ -1,4 +1,7 @@
-"""Quotes from an opportunity's lines, and contracts with their billing schedules."""
+"""Quotes from an opportunity's lines, and contracts with their billing schedules.
+
+Named agreements, not contracts, because ``contracts.py`` is every service's
+public face (its events and HTTP routes; docs/decisions/0013)."""
 from __future__ import annotations
 
 from datetime import date, timedelta

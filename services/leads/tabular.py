@@ -1,6 +1,6 @@
 """Spreadsheet files in and out, as streams: a 100,000-row file is never held whole.
 
-CSV through the standard library; XLSX read by :mod:`shared.xlsx` (a reader
+CSV through the standard library; XLSX read by :mod:`services.leads.xlsx` (a reader
 that refuses zip bombs while unpacking) and written by openpyxl's write-only
 mode. Reading stays within :class:`Limits`, checked while the file is read: a
 file beyond them raises :class:`TabularError`, a cell beyond them makes only
@@ -192,7 +192,7 @@ class _BoundedLines:
 
 
 def _xlsx_rows(stream: IO[bytes], limits: Limits) -> Iterator[tuple[int, list]]:
-    from shared.xlsx import sheet_rows  # it imports this module
+    from services.leads.xlsx import sheet_rows  # it imports this module
 
     if not (hasattr(stream, "seekable") and stream.seekable()):
         spooled = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
