@@ -15,14 +15,16 @@ from bench.env import CpuMeter
 from bench.report import Metric
 from shared.config import load_settings
 from shared.db import event_row, make_engine, service_metadata
-from shared.events import make_event
+from services.leads.contracts import PUBLISHED_EVENTS as LEADS_EVENTS
+from shared.events import EventCatalog, make_event
 from shared.outbox import OutboxRelay, event_exchange
 
 SERVICE = "benchrelay"
 
 
 def _events(count: int) -> list[dict]:
-    return [event_row(make_event("leads.lead_created", {
+    lead_created = EventCatalog(LEADS_EVENTS).contract("leads.lead_created")
+    return [event_row(make_event(lead_created, {
         "lead_id": str(uuid.uuid4()), "company": f"Relay {n}", "status": "new", "source": "web_form", "segment": "smb",
         "owner_id": None, "estimated_value": "1000.00", "currency": "EUR"})) for n in range(count)]
 

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.contracts import PUBLISHED_EVENTS
 from gateway.models import ApiKey, Branch, Partner, Team, User, metadata
 from shared.caller import ROLES as CALLER_ROLES
 from shared.db import UnitOfWork, utcnow
@@ -57,7 +58,7 @@ def split_key(key: str) -> tuple[str, str, str]:
 def unit_of_work(sessions: sessionmaker, on_commit=None, correlation_id: str | None = None) -> UnitOfWork:
     """A unit of work on the gateway database whose events go to its outbox."""
     return UnitOfWork(sessions, metadata.tables["outbox"], on_commit=on_commit,
-                      correlation_id=correlation_id)
+                      correlation_id=correlation_id, publishes=PUBLISHED_EVENTS)
 
 
 def _emit_user(uow: UnitOfWork, user: User) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from shared.errors import Conflict, DeadlinePassed
-from shared.events import Event, make_event
+from shared.events import Event, EventCatalog, EventContract, make_event
 
 ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -403,7 +403,8 @@ class UnitOfWork:
 
     State changes and the events describing them are written together
     (``emit`` adds an outbox row to the same transaction), so a commit
-    publishes both or neither. Not shared between workers.
+    publishes both or neither. Only the events in ``publishes`` (the
+    publisher's own contracts) can be emitted. Not shared between workers.
 
     ``deadline`` (epoch seconds) is when the caller stops waiting: the gateway
     answers 503 then, so a commit after it is refused (rolled back,
@@ -413,8 +414,10 @@ class UnitOfWork:
 
     def __init__(self, session_factory: sessionmaker, outbox: Table,
                  on_commit: Callable[[], None] | None = None,
-                 correlation_id: str | None = None, deadline: float | None = None):
+                 correlation_id: str | None = None, deadline: float | None = None,
+                 publishes: EventCatalog | tuple[EventContract, ...] = ()):
         self.deadline = deadline
+        self.publishes = publishes if isinstance(publishes, EventCatalog) else EventCatalog(publishes)
         self._factory = session_factory
         self._outbox = outbox
         self._on_commit = on_commit
@@ -428,15 +431,22 @@ class UnitOfWork:
             self._session = self._factory()
         return self._session
 
-    def emit(self, event_type: str, payload: dict[str, Any]) -> Event:
-        """Validate an event against the catalog and stage it in this transaction;
-        the staged rows are written in one INSERT just before the commit."""
-        ev = make_event(event_type, payload, correlation_id=self.correlation_id)
+    def emit(self, event_type: str, payload: dict[str, Any], version: int | None = None) -> Event:
+        """Validate an event against the publisher's contract of it and stage it in
+        this transaction; the staged rows are written in one INSERT just before the
+        commit. ``version`` is needed only while several versions are declared.
+
+        Raises, before anything is written: ``UndeclaredEvent`` for an event the
+        publisher does not declare, ``ValidationError`` for a payload that breaks it."""
+        ev = make_event(self.publishes.contract(event_type, version), payload,
+                        correlation_id=self.correlation_id)
         self._pending.append(event_row(ev))
         return ev
 
     def emit_many(self, events: list[tuple[str, dict[str, Any]]]) -> None:
-        self._pending.extend(event_row(make_event(t, p, correlation_id=self.correlation_id)) for t, p in events)
+        rows = [event_row(make_event(self.publishes.contract(event_type), payload,
+                                     correlation_id=self.correlation_id)) for event_type, payload in events]
+        self._pending.extend(rows)
 
     def commit(self) -> None:
         if self._session is None and not self._pending:

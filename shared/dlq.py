@@ -30,12 +30,12 @@ def parked_queues(amqp_uri: str, manifests: dict[str, ServiceManifest], retry_de
         for manifest in manifests.values():
             for consumer in manifest.consumes:
                 main, _, parked = queue_names(consumer.source_service, consumer.event_type,
-                                              manifest.name, consumer.method, retry_delays)
+                                              manifest.name, consumer.handler, retry_delays)
                 try:
                     _, depth, _ = conn.channel().queue_declare(parked, passive=True)
                 except OperationalError:
                     depth = 0  # not declared yet: nothing parked
-                found.append(ParkedQueue(manifest.name, consumer.method, main, parked, depth))
+                found.append(ParkedQueue(manifest.name, consumer.handler, main, parked, depth))
     return found
 
 

@@ -1,24 +1,43 @@
-"""The event envelope and the contract of every event in the catalog.
+"""The event envelope, the contract types, and the catalog of the installed publishers.
 
 One envelope for all events (``event_id`` for deduplication, ``event_type``
 ``<service>.<noun>_<past-tense verb>``, ``version``, ``occurred_at``,
-``producer``, ``correlation_id``, ``payload``). Each event type has one
-marshmallow schema here; producers validate against it before the event is
-written to the outbox, consumers load with it. Schemas ignore unknown fields
-on load, so a producer may add a field without breaking a v1 consumer.
+``producer``, ``correlation_id``, ``payload``).
+
+What a payload holds is declared by its publisher, in the publisher's own
+``contracts.py``: an :class:`EventContract` per event type and version. The
+kernel validates a payload against its publisher's declaration before the
+event is written to the outbox, and refuses an event the publisher does not
+declare. A consumer never uses the publisher's code: it declares, in its own
+``contracts.py``, a :class:`ConsumedEvent` with the fields it reads and the
+versions it accepts, and its handler receives the payload loaded with that.
+
+Every publisher registers its tuple of contracts in the ``crm.events`` entry
+point group, under its own name (the gateway too); :func:`installed_contracts`
+builds the catalog from it, for the exported JSON Schemas and AsyncAPI
+document (:mod:`shared.contract_docs`). See docs/decisions/0013.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timezone
-from typing import Any
+from functools import lru_cache
+from importlib.metadata import entry_points
+from typing import Any, Iterable, Iterator
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
+
+EVENTS_GROUP = "crm.events"
+EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 
 
 class PayloadSchema(Schema):
+    """The base of every payload schema, a publisher's and a consumer's: fields it
+    does not know are dropped on load, so a publisher may add a field without
+    breaking a consumer."""
+
     class Meta:
         unknown = EXCLUDE
 
@@ -27,237 +46,115 @@ Money = lambda **kw: fields.Decimal(as_string=True, allow_none=True, **kw)  # no
 Str = lambda **kw: fields.String(allow_none=True, load_default=None, **kw)  # noqa: E731
 
 
-class LeadCreated(PayloadSchema):
-    lead_id = fields.String(required=True)
-    company = Str()
-    source = Str()
-    channel = Str()
-    campaign = Str()
-    partner_id = Str()
-    segment = Str()
-    industry = Str()
-    territory = Str()
-    owner_id = Str()
-    team_id = Str()
-    estimated_value = Money(load_default=None)
-    currency = Str()
-    acquisition_cost = Money(load_default=None)
-    status = fields.String(required=True)
-    score = fields.Integer(load_default=None, allow_none=True)
-    import_job_id = Str()
+@dataclass(frozen=True)
+class EventContract:
+    """One version of one event a publisher sends: its payload schema and, in one
+    line, what happened when it is sent."""
+
+    event_type: str
+    version: int
+    schema: type[Schema]
+    description: str
+
+    def __post_init__(self):
+        if not EVENT_TYPE.match(self.event_type):
+            raise ValueError(f"event type {self.event_type!r} is not <service>.<noun>_<past-tense verb>")
+        if not (isinstance(self.version, int) and self.version >= 1):
+            raise ValueError(f"{self.event_type}: a version is an integer from 1, not {self.version!r}")
+        if not self.description.strip() or "\n" in self.description:
+            raise ValueError(f"{self.event_type} v{self.version}: describe it in one line")
+
+    @property
+    def producer(self) -> str:
+        return self.event_type.split(".", 1)[0]
+
+    @property
+    def key(self) -> str:
+        """``<event_type>.v<version>``, the name of its JSON Schema and AsyncAPI message."""
+        return f"{self.event_type}.v{self.version}"
 
 
-class LeadAssigned(PayloadSchema):
-    lead_id = fields.String(required=True)
-    owner_id = Str()
-    previous_owner_id = Str()
-    team_id = Str()
-    rule = fields.String(required=True)
+@dataclass(frozen=True)
+class ConsumedEvent:
+    """What one handler of a consumer reads from an event: a tolerant-reader
+    ``schema`` (a :class:`PayloadSchema` with only the fields the handler uses),
+    the ``versions`` it accepts, and the name of the ``handler`` method."""
+
+    event_type: str
+    versions: tuple[int, ...]
+    schema: type[Schema]
+    handler: str
+
+    def __post_init__(self):
+        if not EVENT_TYPE.match(self.event_type):
+            raise ValueError(f"event type {self.event_type!r} is not <service>.<noun>_<past-tense verb>")
+        if not self.versions or not all(isinstance(v, int) and v >= 1 for v in self.versions):
+            raise ValueError(f"{self.handler} reads {self.event_type}: name the versions it accepts (1, 2...)")
+
+    @property
+    def source_service(self) -> str:
+        return self.event_type.split(".", 1)[0]
 
 
-class LeadStatusChanged(PayloadSchema):
-    lead_id = fields.String(required=True)
-    from_status = fields.String(required=True, data_key="from")
-    to_status = fields.String(required=True, data_key="to")
-    reason = Str()
+class UndeclaredEvent(LookupError):
+    """An event (or a version of it) that is not among the declared contracts."""
 
 
-class LeadConverted(PayloadSchema):
-    lead_id = fields.String(required=True)
-    company = fields.String(required=True)
-    contact_name = Str()
-    email = Str()
-    phone = Str()
-    address = Str()
-    territory = Str()
-    source = Str()
-    channel = Str()
-    campaign = Str()
-    partner_id = Str()
-    segment = Str()
-    industry = Str()
-    estimated_value = Money(load_default=None)
-    currency = Str()
-    owner_id = Str()
-    team_id = Str()
-    tags = fields.List(fields.String(), load_default=list)
-    interests = fields.List(fields.String(), load_default=list)
-    notes = Str()
+class EventCatalog:
+    """Event contracts by type and version: one publisher's, or every installed one's."""
+
+    def __init__(self, contracts: Iterable[EventContract] = ()):
+        self._contracts: dict[tuple[str, int], EventContract] = {}
+        for contract in contracts:
+            ident = (contract.event_type, contract.version)
+            if ident in self._contracts:
+                raise ValueError(f"{contract.event_type} v{contract.version} is declared twice")
+            self._contracts[ident] = contract
+
+    def __iter__(self) -> Iterator[EventContract]:
+        return iter(sorted(self._contracts.values(), key=lambda c: (c.event_type, c.version)))
+
+    def __len__(self) -> int:
+        return len(self._contracts)
+
+    def versions(self, event_type: str) -> list[int]:
+        return sorted(v for t, v in self._contracts if t == event_type)
+
+    def contract(self, event_type: str, version: int | None = None) -> EventContract:
+        """The contract of ``event_type`` at ``version``; without a version, its only
+        one. Raises :class:`UndeclaredEvent`, naming what is declared."""
+        versions = self.versions(event_type)
+        if version is None and len(versions) > 1:
+            raise UndeclaredEvent(f"{event_type} is declared in versions {versions}: say which one this "
+                                  "payload is (emit(..., version=N))")
+        version = versions[0] if version is None and versions else version
+        try:
+            return self._contracts[(event_type, version)]
+        except KeyError:
+            declared = ", ".join(f"{t} v{v}" for t, v in sorted(self._contracts)) or "none"
+            what = f"{event_type} v{version}" if versions else event_type
+            raise UndeclaredEvent(f"{what} is not among the events this publisher declares ({declared}); "
+                                  "declare it in the publisher's contracts.py") from None
 
 
-class LeadMerged(PayloadSchema):
-    lead_id = fields.String(required=True)
-    merged_lead_id = fields.String(required=True)
-
-
-class ActivityLogged(PayloadSchema):
-    activity_id = fields.String(required=True)
-    type = fields.String(required=True, validate=validate.OneOf(["call", "meeting", "email", "task"]))
-    owner_id = Str()
-    lead_id = Str()
-    account_id = Str()
-    opportunity_id = Str()
-    due_at = fields.AwareDateTime(allow_none=True, load_default=None)
-    duration_minutes = fields.Integer(allow_none=True, load_default=None)
-    outcome = Str()
-    cost = Money(load_default=None)
-    currency = Str()
-
-
-class UserChanged(PayloadSchema):
-    user_id = fields.String(required=True)
-    name = Str()
-    role = fields.String(required=True)
-    team_id = Str()
-    branch_id = Str()
-    partner_id = Str()
-    territory = Str()
-    segments = fields.List(fields.String(), load_default=list)
-    sources = fields.List(fields.String(), load_default=list)
-    active = fields.Boolean(required=True)
-
-
-class AccountCreated(PayloadSchema):
-    account_id = fields.String(required=True)
-    name = fields.String(required=True)
-    owner_id = Str()
-    team_id = Str()
-    branch_id = Str()
-    partner_id = Str()
-    segment = Str()
-    industry = Str()
-    line_of_business = Str()
-    source_lead_id = Str()
-
-
-class SalesLine(PayloadSchema):
-    product_id = Str()
-    description = fields.String(required=True)
-    quantity = fields.Decimal(as_string=True, required=True)
-    unit_price = fields.Decimal(as_string=True, required=True)
-    discount_pct = fields.Decimal(as_string=True, load_default=None)
-    unit_cost = fields.Decimal(as_string=True, required=True)
-    net = fields.Decimal(as_string=True, required=True)
-
-
-class OpportunityCreated(PayloadSchema):
-    opportunity_id = fields.String(required=True)
-    account_id = fields.String(required=True)
-    owner_id = Str()
-    team_id = Str()
-    partner_id = Str()
-    source = Str()
-    pipeline_id = fields.String(required=True)
-    stage = fields.String(required=True)
-    probability = fields.Integer(required=True)
-    amount = Money(load_default=None)
-    currency = Str()
-    expected_close_date = fields.Date(allow_none=True, load_default=None)
-    lines = fields.List(fields.Nested(SalesLine), load_default=list)
-    source_lead_id = Str()
-
-
-class OpportunityStageChanged(PayloadSchema):
-    opportunity_id = fields.String(required=True)
-    from_stage = fields.String(required=True, data_key="from")
-    to_stage = fields.String(required=True, data_key="to")
-    probability = fields.Integer(required=True)
-    amount = Money(load_default=None)
-    currency = Str()
-
-
-class OpportunityClosed(PayloadSchema):
-    opportunity_id = fields.String(required=True)
-    account_id = fields.String(required=True)
-    owner_id = Str()
-    amount = Money(load_default=None)
-    currency = Str()
-    reason = Str()
-    competitor = Str()
-
-
-class BillingInstalment(PayloadSchema):
-    due_date = fields.Date(required=True)
-    amount = fields.Decimal(as_string=True, required=True)
-
-
-class ContractSigned(PayloadSchema):
-    contract_id = fields.String(required=True)
-    account_id = fields.String(required=True)
-    opportunity_id = Str()
-    owner_id = Str()
-    partner_id = Str()
-    currency = fields.String(required=True)
-    total = fields.Decimal(as_string=True, required=True)
-    cost = fields.Decimal(as_string=True, required=True)
-    start_date = fields.Date(required=True)
-    end_date = fields.Date(allow_none=True, load_default=None)
-    lines = fields.List(fields.Nested(SalesLine), required=True)
-    billing_frequency = fields.String(required=True)
-    billing_schedule = fields.List(fields.Nested(BillingInstalment), required=True)
-
-
-class ContractTerminated(PayloadSchema):
-    contract_id = fields.String(required=True)
-    account_id = fields.String(required=True)
-    terminated_on = fields.Date(required=True)
-    reason = Str()
-
-
-class TargetLine(PayloadSchema):
-    label = fields.String(required=True)
-    revenue = fields.Decimal(as_string=True, required=True)
-    margin = fields.Decimal(as_string=True, required=True)
-
-
-class TargetApproved(PayloadSchema):
-    """The approved plan of one rep for one period; doubtful lines are left out."""
-    target_id = fields.String(required=True)
-    owner_id = fields.String(required=True)
-    team_id = Str()
-    branch_id = Str()
-    period = fields.String(required=True, validate=validate.OneOf(["day", "week", "month", "quarter"]))
-    period_start = fields.Date(required=True)
-    period_end = fields.Date(required=True)
-    currency = fields.String(required=True)
-    revenue = fields.Decimal(as_string=True, required=True)
-    margin = fields.Decimal(as_string=True, required=True)
-    lines = fields.List(fields.Nested(TargetLine), load_default=list)
-    approved_by = Str()
-
-
-# event_type -> (current version, payload schema)
-CATALOG: dict[str, tuple[int, type[Schema]]] = {
-    "leads.lead_created": (1, LeadCreated),
-    "leads.lead_assigned": (1, LeadAssigned),
-    "leads.lead_status_changed": (1, LeadStatusChanged),
-    "leads.lead_converted": (1, LeadConverted),
-    "leads.lead_merged": (1, LeadMerged),
-    "leads.activity_logged": (1, ActivityLogged),
-    "gateway.user_changed": (1, UserChanged),
-    "sales.account_created": (1, AccountCreated),
-    "sales.opportunity_created": (1, OpportunityCreated),
-    "sales.opportunity_stage_changed": (1, OpportunityStageChanged),
-    "sales.opportunity_won": (1, OpportunityClosed),
-    "sales.opportunity_lost": (1, OpportunityClosed),
-    "sales.contract_signed": (1, ContractSigned),
-    "sales.contract_terminated": (1, ContractTerminated),
-    "sales.activity_logged": (1, ActivityLogged),
-    "sales.target_approved": (1, TargetApproved),
-}
-
-
-class UnknownEvent(KeyError):
-    pass
+def installed_contracts() -> EventCatalog:
+    """Every event contract of the installed publishers (entry point group ``crm.events``,
+    one entry per publisher, named after it); an entry declaring another
+    publisher's event is refused."""
+    contracts = []
+    for entry in sorted(entry_points(group=EVENTS_GROUP), key=lambda e: e.name):
+        for contract in entry.load():
+            if contract.producer != entry.name:
+                raise ValueError(f"{entry.name} ({entry.value}) declares {contract.event_type}, an event of "
+                                 f"{contract.producer}: a publisher declares only its own events")
+            contracts.append(contract)
+    return EventCatalog(contracts)
 
 
 @lru_cache(maxsize=None)
-def _schema(event_type: str) -> Schema:
-    """One schema instance per event type: building one deep-copies every field."""
-    try:
-        return CATALOG[event_type][1]()
-    except KeyError:
-        raise UnknownEvent(f"{event_type!r} is not in the event catalog (shared/events.py)") from None
+def schema_instance(schema: type[Schema]) -> Schema:
+    """One instance per schema class: building one deep-copies every field."""
+    return schema()
 
 
 @dataclass(frozen=True)
@@ -284,29 +181,23 @@ class Event:
         }
 
 
-def make_event(event_type: str, payload: dict[str, Any], *, correlation_id: str | None = None) -> Event:
-    """Validate ``payload`` against the catalog and wrap it in an envelope.
+def make_event(contract: EventContract, payload: dict[str, Any], *, correlation_id: str | None = None) -> Event:
+    """Validate ``payload`` against ``contract`` and wrap it in an envelope.
 
     Raises ``marshmallow.ValidationError`` when the payload breaks the
     contract, so a bad event fails the producer's transaction instead of
     reaching a consumer.
     """
-    version, _ = CATALOG.get(event_type, (None, None))
-    schema = _schema(event_type)
-    errors = schema.validate(schema.dump(payload))
+    schema = schema_instance(contract.schema)
+    dumped = schema.dump(payload)
+    errors = schema.validate(dumped)
     if errors:
         raise ValidationError(errors)
-    return Event(
-        event_type=event_type,
-        payload=schema.dump(payload),
-        producer=event_type.split(".", 1)[0],
-        version=version,
-        correlation_id=correlation_id,
-    )
+    return Event(event_type=contract.event_type, payload=dumped, producer=contract.producer,
+                 version=contract.version, correlation_id=correlation_id)
 
 
-def load_event(message: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split a received message into (envelope, payload loaded by its schema)."""
-    envelope = {k: v for k, v in message.items() if k != "payload"}
-    payload = _schema(message["event_type"]).load(message.get("payload") or {})
-    return envelope, payload
+def read_payload(consumed: ConsumedEvent, message: dict[str, Any]) -> dict[str, Any]:
+    """The payload of a received envelope as ``consumed`` reads it: only its fields,
+    loaded (a ``ValidationError`` when the payload lacks what it requires)."""
+    return schema_instance(consumed.schema).load(message.get("payload") or {})

@@ -7,6 +7,12 @@ dependencies that the worker finished (``handle_result`` runs before
 ack before the data is durable. Our entrypoints commit the worker's unit of
 work first, in ``handle_result``, and only then reply or ack.
 
+Event handlers read what their service declares in its contracts
+(:class:`shared.events.ConsumedEvent`): the payload is loaded with the
+consumer's own reading, an event of a version it does not read is left to
+the handler that does (acknowledged and skipped), and one whose payload does
+not load is parked at once (it would fail every retry the same way).
+
 Event handlers are idempotent and never lose a message: the inbox row
 ``(event_id, handler)`` is written in the handler's own transaction, a
 repeated delivery is skipped, and a failing handler's message is moved to a
@@ -23,6 +29,7 @@ from datetime import timedelta
 from kombu import Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
 from kombu.utils import json as wire_json
+from marshmallow import ValidationError
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
 from nameko.exceptions import registry
@@ -36,6 +43,7 @@ from shared import errors, signing
 from shared.caller import Caller
 from shared.config import load_settings
 from shared.db import UnitOfWork, check_storage, insert_or_skip, is_storage_fault, make_engine, utcnow
+from shared.events import ConsumedEvent, EventCatalog, EventContract, read_payload
 from shared.logcontext import set_request_id
 from shared.outbox import OutboxRelay
 
@@ -65,7 +73,8 @@ SKIPPED = object()
 
 class Database(DependencyProvider):
     """Gives each worker a :class:`UnitOfWork` on the service's own database
-    and runs the outbox relay for the service's events.
+    and runs the outbox relay for the service's events, those ``publishes``
+    declares (the service's contracts: no other event can be emitted).
 
     An RPC call that carries an answer key (context data ``ANSWER_KEY``) has its
     answer written to ``rpc_answers`` in the same transaction as its effects; the
@@ -74,8 +83,9 @@ class Database(DependencyProvider):
     database refused the record) and the work is still done once. Answers are
     kept ``CRM_IDEMPOTENCY_TTL_HOURS``, like the gateway's records."""
 
-    def __init__(self, metadata, relay: bool = True):
+    def __init__(self, metadata, publishes: tuple[EventContract, ...] = (), relay: bool = True):
         self.metadata = metadata
+        self.publishes = EventCatalog(publishes)
         self.relay_enabled = relay
         self.outbox, self.inbox = metadata.tables["outbox"], metadata.tables["inbox"]
         self.answers = metadata.tables.get("rpc_answers")
@@ -83,6 +93,10 @@ class Database(DependencyProvider):
         self.answer_keys: dict = {}
 
     def setup(self):
+        service = self.container.service_name
+        others = sorted({c.event_type for c in self.publishes if c.producer != service})
+        if others:
+            raise RuntimeError(f"the {service} service declares events of other publishers: {', '.join(others)}")
         settings = load_settings()
         self.settings = settings
         self.engine = make_engine(settings.database_url(self.container.service_name),
@@ -126,7 +140,7 @@ class Database(DependencyProvider):
     def get_dependency(self, worker_ctx):
         uow = UnitOfWork(self.sessions, self.outbox, on_commit=self.relay.wake,
                          correlation_id=worker_ctx.data.get("request_id"),
-                         deadline=_deadline(worker_ctx.data.get(DEADLINE)))
+                         deadline=_deadline(worker_ctx.data.get(DEADLINE)), publishes=self.publishes)
         self.units[worker_ctx] = uow
         return uow
 
@@ -327,9 +341,17 @@ def handler_queues(source_service, event_type, service, method, retry_delays):
 
 
 class ReliableEventHandler(EventHandler):
-    """``@event_handler`` with an inbox, retry with back-off and a parked queue."""
+    """``@event_handler`` with an inbox, retry with back-off and a parked queue,
+    that hands the method the envelope with the payload as its service reads it."""
+
+    def __init__(self, consumed: ConsumedEvent, **kwargs):
+        super().__init__(consumed.source_service, consumed.event_type, **kwargs)
+        self.consumed = consumed
 
     def setup(self):
+        if self.consumed.handler != self.method_name:
+            raise RuntimeError(f"{self.container.service_name}.{self.method_name} handles {self.consumed.event_type}, "
+                               f"whose reading in the contracts names the handler {self.consumed.handler!r}")
         super().setup()
         settings = load_settings()
         self.retry_delays = settings.retry_delays
@@ -354,8 +376,24 @@ class ReliableEventHandler(EventHandler):
             self._move(message, body, self.queues[-1].name, attempts=0)
             self.queue_consumer.ack_message(message)
             return
+        if body.get("version") not in self.consumed.versions:
+            # The twin of an event this handler reads in another version (a publisher
+            # sends both while its consumers move): the other one is handled.
+            log.info("%s skips %s v%s: it reads versions %s", self.handler_name, body.get("event_type"),
+                     body.get("version"), ", ".join(map(str, self.consumed.versions)))
+            self.queue_consumer.ack_message(message)
+            return
+        try:
+            payload = read_payload(self.consumed, body)
+        except ValidationError as exc:
+            log.error("parking event %s: its payload is not what %s reads: %s", body.get("event_id"),
+                      self.handler_name, exc.messages)
+            self._move(message, body, self.queues[-1].name, attempts=0,
+                       error=f"payload not readable: {exc.messages}")
+            self.queue_consumer.ack_message(message)
+            return
         message.headers["nameko.request_id"] = body.get("correlation_id")
-        super().handle_message(body, message)
+        super().handle_message({**body, "payload": payload}, message)
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         set_request_id(worker_ctx.data.get("request_id"))
@@ -390,8 +428,10 @@ def rpc(fn=None, **kwargs):
     return TransactionalRpc.decorator(fn, **kwargs) if fn else TransactionalRpc.decorator(**kwargs)
 
 
-def event_handler(source_service: str, event_type: str):
-    return ReliableEventHandler.decorator(source_service, event_type)
+def event_handler(consumed: ConsumedEvent):
+    """Makes the method the handler of ``consumed`` (one of its service's
+    contracts.CONSUMED_EVENTS), whose ``handler`` must name that method."""
+    return ReliableEventHandler.decorator(consumed=consumed)
 
 
 class RequestContext(DependencyProvider):

@@ -1,7 +1,8 @@
 """Plugin discovery.
 
 A service is a plugin: its package declares a :class:`ServiceManifest`
-through the ``crm.services`` entry point group. Inside services, extension
+through the ``crm.services`` entry point group (the events it publishes:
+``crm.events``, see :mod:`shared.events`). Inside services, extension
 points (scoring rules, assignment strategies, ...) are entry point groups of
 their own, named ``crm.<service>.<extension>``; built-ins register the same
 way as third-party plugins.
@@ -14,18 +15,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Callable
 
+from shared.events import ConsumedEvent
+
 SERVICES_GROUP = "crm.services"
-
-
-@dataclass(frozen=True)
-class Consumes:
-    """One event handler of a service: which event it handles and with which method."""
-    event_type: str
-    method: str
-
-    @property
-    def source_service(self) -> str:
-        return self.event_type.split(".", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -35,8 +27,9 @@ class ServiceManifest:
     metadata: str                           # "services.leads.models:metadata"
     migrations: Path                        # the service's Alembic script directory
     blueprint: str | None = None            # "gateway.routes.leads:blueprint"
-    publishes: tuple[str, ...] = ()
-    consumes: tuple[Consumes, ...] = ()
+    # What its handlers read, from its contracts.py. The events it publishes are
+    # registered in the crm.events group instead (shared.events), as the gateway's are.
+    consumes: tuple[ConsumedEvent, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def load_service_class(self):

@@ -22,7 +22,7 @@ class CommittingWorker:
 
     def __getattr__(self, name: str):
         def call(*args, **kwargs):
-            uow = UnitOfWork(self._sessions, self._outbox)
+            uow = UnitOfWork(self._sessions, self._outbox, publishes=self._service_cls.db.publishes)
             worker = worker_factory(self._service_cls, db=uow)
             try:
                 result = getattr(worker, name)(*args, **kwargs)

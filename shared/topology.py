@@ -21,7 +21,7 @@ def declare_consumer_queues(amqp_uri: str, manifests: dict[str, ServiceManifest]
         for manifest in manifests.values():
             for consumer in manifest.consumes:
                 for queue in handler_queues(consumer.source_service, consumer.event_type,
-                                            manifest.name, consumer.method, retry_delays):
+                                            manifest.name, consumer.handler, retry_delays):
                     queue(channel).declare()
                     declared.append(queue.name)
     return declared

@@ -9,9 +9,9 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select,
 
 from shared.db import add_messaging_tables
 from shared.errors import Conflict, Invalid, NotFound
-from shared.events import CATALOG, PayloadSchema
+from shared.events import ConsumedEvent, EventContract, PayloadSchema
 from shared.nameko_ext import Database, event_handler, rpc
-from shared.plugins import Consumes, ServiceManifest
+from shared.plugins import ServiceManifest
 
 
 class NoteAdded(PayloadSchema):
@@ -19,7 +19,17 @@ class NoteAdded(PayloadSchema):
     text = fields.String(required=True)
 
 
-CATALOG.setdefault("probe.note_added", (1, NoteAdded))
+# The probe declares its event as any publisher does, without being installed:
+# a service hands its contracts to its Database; only the catalog of the bus
+# comes from the installed publishers.
+PUBLISHED_EVENTS = (EventContract("probe.note_added", 1, NoteAdded, "A note was added."),)
+
+
+class NoteText(PayloadSchema):
+    text = fields.String(required=True)
+
+
+NOTE_ADDED = ConsumedEvent("probe.note_added", versions=(1,), schema=NoteText, handler="on_note_added")
 
 metadata = MetaData()
 add_messaging_tables(metadata)
@@ -35,7 +45,7 @@ TICKS = []
 
 class ProbeService:
     name = "probe"
-    db = Database(metadata)
+    db = Database(metadata, PUBLISHED_EVENTS)
 
     @rpc
     def add_note(self, caller, note_id, text_, fail_after_emit=False):
@@ -68,7 +78,7 @@ class ProbeConsumer:
     name = "probe_consumer"
     db = Database(metadata, relay=False)
 
-    @event_handler("probe", "probe.note_added")
+    @event_handler(NOTE_ADDED)
     def on_note_added(self, event):
         text_ = event["payload"]["text"]
         self.db.session.execute(insert(applied).values(event_id=event["event_id"], text=text_))
@@ -93,4 +103,4 @@ def applied_rows(engine):
 
 consumer_manifest = ServiceManifest(
     name="probe_consumer", service_class="tests.probe:ProbeConsumer", metadata="tests.probe:metadata",
-    migrations=None, consumes=(Consumes("probe.note_added", "on_note_added"),))
+    migrations=None, consumes=(NOTE_ADDED,))

@@ -104,7 +104,7 @@ def test_writes_go_on_while_rabbitmq_is_down_and_events_arrive_after(probe_env, 
     outbox = probe.metadata.tables["outbox"]
 
     def write(n):
-        uow = UnitOfWork(sessions, outbox)
+        uow = UnitOfWork(sessions, outbox, publishes=probe.PUBLISHED_EVENTS)
         uow.emit("probe.note_added", {"note_id": f"n-{n}", "text": f"while down {n}"})
         uow.commit()
         uow.close()

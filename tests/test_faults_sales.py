@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
+from services.leads.contracts import PUBLISHED_EVENTS as LEADS_EVENTS
 from services.leads.models import metadata as leads_metadata
 from services.sales.models import Opportunity
 from shared.db import UnitOfWork
@@ -33,7 +34,7 @@ def emit_conversions(suite, payloads, batch=500) -> None:
     engine = create_engine(suite.env["LEADS_DATABASE_URL"])
     sessions = sessionmaker(engine)
     for start in range(0, len(payloads), batch):
-        uow = UnitOfWork(sessions, leads_metadata.tables["outbox"])
+        uow = UnitOfWork(sessions, leads_metadata.tables["outbox"], publishes=LEADS_EVENTS)
         uow.emit_many([("leads.lead_converted", p) for p in payloads[start:start + batch]])
         uow.commit()
         uow.close()

@@ -17,8 +17,9 @@ from shared.caller import Caller, Role
 from shared.config import load_settings
 from shared.db import UnitOfWork
 from shared.errors import Forbidden
+from shared.events import make_event
 from shared.nameko_ext import queue_names
-from shared.outbox import OutboxRelay
+from shared.outbox import OutboxRelay, event_exchange
 from shared.signing import ensure_key_pair
 from shared.topology import declare_consumer_queues
 from tests import probe
@@ -116,12 +117,42 @@ def test_poisoned_event_is_parked_and_others_go_on(probe_env, start_service, rpc
         assert json.loads(message.body)["payload"]["text"] == "poison"
 
 
+def publish_raw(amqp_uri, message):
+    """An envelope sent to the probe's exchange as any publisher's relay would."""
+    with Connection(amqp_uri) as conn:
+        conn.Producer(serializer="json").publish(message, exchange=event_exchange("probe.events"),
+                                                  routing_key=message["event_type"], delivery_mode=2)
+
+
+def test_a_handler_skips_the_versions_it_does_not_read_and_parks_what_it_cannot_read(probe_env, start_service):
+    declare_probe_consumer(probe_env["amqp_uri"])
+    note = probe.PUBLISHED_EVENTS[0]
+    v1 = make_event(note, {"note_id": "n-1", "text": "read in v1"}).to_message()
+    twin_v2 = {**v1, "event_id": str(uuid.uuid4()), "version": 2, "payload": {"note_id": "n-1", "body": "v2"}}
+    unreadable = {**make_event(note, {"note_id": "n-2", "text": "x"}).to_message(), "payload": {"note_id": "n-2"}}
+    for message in (twin_v2, unreadable, v1):
+        publish_raw(probe_env["amqp_uri"], message)
+    main, _, parked = queue_names("probe", "probe.note_added", "probe_consumer", "on_note_added", (0.2, 0.4))
+    start_service(probe.ProbeConsumer)
+    rows = wait_for(lambda: probe.applied_rows(probe_env["engines"]["probe_consumer"]),
+                    message="the v1 event to apply")
+    wait_for(lambda: queue_depth(probe_env["amqp_uri"], parked) == 1, message="the unreadable event parked")
+    assert [(r.event_id, r.text) for r in rows] == [(v1["event_id"], "read in v1")]
+    assert queue_depth(probe_env["amqp_uri"], main) == 0, "the v2 twin is acknowledged, not left behind"
+    assert probe.FAILURES["started"] == ["read in v1"], "the handler never ran on the other two"
+    with Connection(probe_env["amqp_uri"]) as conn:
+        message = conn.SimpleQueue(parked).get(timeout=5)
+        assert message.headers["x-crm-attempts"] == 0, "parked at once: a retry would fail the same way"
+        assert "payload not readable" in message.headers["x-crm-last-error"]
+        assert json.loads(message.body)["event_id"] == unreadable["event_id"]
+
+
 def test_relay_killed_between_publish_and_mark_publishes_again_consumer_applies_once(
         probe_env, start_service, monkeypatch):
     declare_probe_consumer(probe_env["amqp_uri"])
     engine = probe_env["engines"]["probe"]
     outbox = probe.metadata.tables["outbox"]
-    uow = UnitOfWork(sessionmaker(engine), outbox)
+    uow = UnitOfWork(sessionmaker(engine), outbox, publishes=probe.PUBLISHED_EVENTS)
     uow.emit("probe.note_added", {"note_id": "n-twice", "text": "published twice"})
     uow.commit()
     uow.close()
@@ -238,7 +269,7 @@ def test_relay_confirms_a_batch_at_once_and_keeps_nacked_rows_for_later(probe_en
                  queue_arguments={"x-max-length": 2, "x-overflow": "reject-publish"})
     with Connection(probe_env["amqp_uri"]) as conn:
         full(conn.default_channel).declare()
-    uow = UnitOfWork(sessionmaker(engine), outbox)
+    uow = UnitOfWork(sessionmaker(engine), outbox, publishes=probe.PUBLISHED_EVENTS)
     for n in range(5):
         uow.emit("probe.note_added", {"note_id": f"n-{n}", "text": "batch"})
     uow.commit()

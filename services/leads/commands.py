@@ -2,7 +2,7 @@
 
 Each function takes the worker's unit of work and the caller, applies the
 rules of :mod:`services.leads.domain`, records history and stages the
-catalog events in the same transaction. The entrypoint commits.
+declared events (``contracts.py``) in the same transaction. The entrypoint commits.
 """
 from __future__ import annotations
 

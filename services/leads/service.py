@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from nameko.timer import timer
 
-from services.leads import activities, commands, importer, queries, scoping
+from services.leads import activities, commands, contracts, importer, queries, scoping
 from services.leads.models import metadata
 from shared.config import load_settings
 from shared.nameko_ext import Database, RequestContext, event_handler, readiness, rpc
@@ -14,7 +14,7 @@ from shared.nameko_ext import Database, RequestContext, event_handler, readiness
 class LeadsService:
     name = "leads"
 
-    db = Database(metadata)
+    db = Database(metadata, contracts.PUBLISHED_EVENTS)
     request_id = RequestContext()
 
     @rpc
@@ -160,6 +160,6 @@ class LeadsService:
         while commands.release_stale(self.db, load_settings().pool_stale_days):
             self.db.commit()
 
-    @event_handler("gateway", "gateway.user_changed")
+    @event_handler(contracts.USER_CHANGED)
     def on_user_changed(self, event):
         commands.upsert_rep(self.db.session, event["payload"])

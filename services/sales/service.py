@@ -6,8 +6,8 @@ Event handlers act for nobody in particular and need none.
 """
 from __future__ import annotations
 
-from services.sales import (accounts, activities, agreements, conversion, opportunities, pipelines, roster,
-                            selections, targets)
+from services.sales import (accounts, activities, agreements, contracts, conversion, opportunities, pipelines,
+                            roster, selections, targets)
 from services.sales.models import metadata
 from shared.nameko_ext import Database, RequestContext, event_handler, readiness, rpc
 
@@ -15,7 +15,7 @@ from shared.nameko_ext import Database, RequestContext, event_handler, readiness
 class SalesService:
     name = "sales"
 
-    db = Database(metadata)
+    db = Database(metadata, contracts.PUBLISHED_EVENTS)
     request_id = RequestContext()
 
     @rpc
@@ -221,10 +221,10 @@ class SalesService:
         return agreements.terminate_contract(self.db, caller, contract_id, terminated_on, reason)
 
     # Events
-    @event_handler("leads", "leads.lead_converted")
+    @event_handler(contracts.LEAD_CONVERTED)
     def on_lead_converted(self, event):
         conversion.apply_lead_converted(self.db, event["payload"])
 
-    @event_handler("gateway", "gateway.user_changed")
+    @event_handler(contracts.USER_CHANGED)
     def on_user_changed(self, event):
         roster.upsert_rep(self.db.session, event["payload"])

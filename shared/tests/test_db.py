@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from shared.db import UnitOfWork, insert_or_skip, make_engine, service_metadata, utcnow
+from shared.tests.notes_contracts import PUBLISHED_EVENTS
 
 
 def test_the_inbox_claim_is_taken_once(tmp_path):
@@ -27,13 +28,15 @@ def test_events_are_written_with_the_commit_and_not_after_a_rollback(tmp_path):
     metadata.create_all(engine)
     outbox = metadata.tables["outbox"]
     woken = []
-    payload = {"lead_id": "l-1", "status": "new"}
-    rolled_back = UnitOfWork(sessionmaker(engine), outbox, on_commit=lambda: woken.append(1))
-    rolled_back.emit("leads.lead_created", payload)
+    payload = {"note_id": "n-1", "text": "new"}
+    rolled_back = UnitOfWork(sessionmaker(engine), outbox, on_commit=lambda: woken.append(1),
+                             publishes=PUBLISHED_EVENTS)
+    rolled_back.emit("notes.note_added", payload)
     rolled_back.rollback()
     rolled_back.close()
-    committed = UnitOfWork(sessionmaker(engine), outbox, on_commit=lambda: woken.append(1))
-    committed.emit_many([("leads.lead_created", payload), ("leads.lead_created", {**payload, "lead_id": "l-2"})])
+    committed = UnitOfWork(sessionmaker(engine), outbox, on_commit=lambda: woken.append(1),
+                           publishes=PUBLISHED_EVENTS)
+    committed.emit_many([("notes.note_added", payload), ("notes.note_added", {**payload, "note_id": "n-2"})])
     committed.commit()
     committed.close()
     with engine.connect() as conn:

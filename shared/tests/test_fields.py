@@ -14,6 +14,7 @@ from shared import fields
 from shared.bounds import MAX_ITEMS, MAX_STRING
 from shared.db import UnitOfWork, make_engine, service_metadata
 from shared.errors import DeadlinePassed
+from shared.tests.notes_contracts import PUBLISHED_EVENTS
 
 
 class Sample(Schema):
@@ -93,15 +94,15 @@ def test_a_unit_of_work_past_its_deadline_commits_nothing(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'svc.db'}")
     metadata.create_all(engine)
     outbox = metadata.tables["outbox"]
-    late = UnitOfWork(sessionmaker(engine), outbox, deadline=time.time() - 1)
-    late.emit("leads.lead_created", {"lead_id": "l-1", "status": "new"})
+    late = UnitOfWork(sessionmaker(engine), outbox, deadline=time.time() - 1, publishes=PUBLISHED_EVENTS)
+    late.emit("notes.note_added", {"note_id": "n-1", "text": "late"})
     late.session.execute(outbox.insert().values(event_id="direct", event_type="x", exchange="x", body="{}",
                                                 created_at=datetime.now(timezone.utc)))
     with pytest.raises(DeadlinePassed):
         late.commit()
     late.close()
-    in_time = UnitOfWork(sessionmaker(engine), outbox, deadline=time.time() + 60)
-    in_time.emit("leads.lead_created", {"lead_id": "l-2", "status": "new"})
+    in_time = UnitOfWork(sessionmaker(engine), outbox, deadline=time.time() + 60, publishes=PUBLISHED_EVENTS)
+    in_time.emit("notes.note_added", {"note_id": "n-2", "text": "in time"})
     in_time.commit()
     in_time.close()
     with engine.connect() as conn:

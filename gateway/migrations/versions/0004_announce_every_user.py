@@ -13,8 +13,9 @@ roster already knows are only written again as they are.
 from alembic import op
 import sqlalchemy as sa
 
+from gateway.contracts import PUBLISHED_EVENTS
 from shared.db import event_row
-from shared.events import make_event
+from shared.events import EventCatalog, make_event
 
 revision = '0004'
 down_revision = '0003'
@@ -30,7 +31,8 @@ def upgrade() -> None:
     users = sa.Table("users", sa.MetaData(), autoload_with=bind)
     outbox = sa.Table("outbox", sa.MetaData(), autoload_with=bind)
     rows = bind.execute(sa.select(*(users.c[name] for name in USER_COLUMNS))).mappings().all()
-    events = [event_row(make_event("gateway.user_changed", {
+    user_changed = EventCatalog(PUBLISHED_EVENTS).contract("gateway.user_changed", 1)
+    events = [event_row(make_event(user_changed, {
         "user_id": row["id"], **{name: row[name] for name in USER_COLUMNS[1:7]},
         "segments": list(row["segments"] or []), "sources": list(row["sources"] or []),
         "active": bool(row["active"])})) for row in rows]
