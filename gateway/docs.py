@@ -1,14 +1,20 @@
 """Swagger UI's own files, served by the gateway: ``/api/docs`` must work on a
 network without internet, so its scripts and styles come from a pinned Python
-package (``swagger-ui-bundle``), never from a CDN."""
+package (``swagger-ui-bundle``), never from a CDN. And the AsyncAPI document
+of the bus, beside the OpenAPI one and public like it (the docs page links it)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, send_from_directory
+from functools import lru_cache
+
+from flask import Blueprint, abort, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from gateway.toolkit import public
+from shared.contract_docs import asyncapi_document
+from shared.events import installed_contracts
 
 ASSETS_URL = "/api/docs/assets/"
+ASYNCAPI_URL = "/api/v1/asyncapi.json"
 # Only what the docs page loads; the package's index.html and its maps stay unserved.
 ASSETS = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript",
           "swagger-ui-standalone-preset.js": "text/javascript",
@@ -24,3 +30,16 @@ def asset(name: str):
     if name not in ASSETS:
         abort(404)
     return send_from_directory(swagger_ui_path, name, mimetype=ASSETS[name], max_age=86400)
+
+
+@lru_cache(maxsize=1)
+def bus_document() -> dict:
+    """The AsyncAPI document of the installed publishers' events, built at its first request."""
+    return asyncapi_document(installed_contracts())
+
+
+@blueprint.route(ASYNCAPI_URL)
+@public
+def asyncapi():
+    """The events on the bus (AsyncAPI 3.0), as ``crm contracts export`` writes them."""
+    return jsonify(bus_document())

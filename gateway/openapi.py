@@ -9,7 +9,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from gateway.docs import ASSETS_URL
+from gateway.docs import ASSETS_URL, ASYNCAPI_URL
 from shared.fields import DefaultCap
 
 PROBLEM = "application/problem+json"
@@ -38,6 +38,9 @@ def configure(app: Flask) -> None:
                            "description": "an API key: crm_<key id>_<secret>"}}},
             "security": [{"bearer": []}],
             "info": {"description": DESCRIPTION},
+            # Swagger UI shows it under the title of /api/docs.
+            "externalDocs": {"description": "The events on the bus: AsyncAPI 3.0 document",
+                             "url": ASYNCAPI_URL},
         },
     )
 

@@ -1,5 +1,5 @@
 """The ``crm`` command line: run the suite, migrate, manage keys, import leads,
-and look after parked events."""
+look after parked events, and export the event contracts."""
 from __future__ import annotations
 
 import os
@@ -322,6 +322,25 @@ def events_watch(patterns: tuple[str, ...], count: int | None, timeout: float | 
                     break
                 except KeyboardInterrupt:
                     break
+
+
+@main.group()
+def contracts() -> None:
+    """The event contracts of the installed publishers, as documents."""
+
+
+@contracts.command("export")
+@click.argument("directory", default="docs/contracts", type=click.Path(file_okay=False, path_type=Path))
+def contracts_export(directory: Path) -> None:
+    """Write DIRECTORY/asyncapi.json (the whole bus, AsyncAPI 3.0) and
+    DIRECTORY/events/<event_type>.v<N>.json (each payload's JSON Schema) from the
+    installed publishers' contracts; default docs/contracts. Event schemas that no
+    contract makes any more are removed."""
+    from shared.contract_docs import export
+    from shared.events import installed_contracts
+
+    written = export(directory, installed_contracts())
+    click.echo(f"wrote {len(written)} files to {directory}")
 
 
 if __name__ == "__main__":

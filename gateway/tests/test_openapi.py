@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from services.leads import schemas as lead_schemas
+from shared.contract_docs import asyncapi_document
+from shared.events import installed_contracts
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +54,17 @@ def test_interactive_docs_are_served_without_a_key(app):
     page = app.test_client().get("/api/docs")
     assert page.status_code == 200 and "swagger-ui" in page.get_data(as_text=True)
     assert "/api/v1/openapi.json" in page.get_data(as_text=True)
+
+
+def test_the_asyncapi_document_of_the_bus_is_served_beside_it_without_a_key(app, spec):
+    answer = app.test_client().get("/api/v1/asyncapi.json")
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    document = answer.get_json()
+    assert document == asyncapi_document(installed_contracts())
+    assert document["asyncapi"] == "3.0.0"
+    assert {"leads.events", "sales.events", "gateway.events"} <= set(document["channels"])
+    assert "gateway.user_changed.v1" in document["channels"]["gateway.events"]["messages"]
+    assert spec["externalDocs"]["url"] == "/api/v1/asyncapi.json", "the docs page links it"
 
 
 def test_every_operation_declares_its_problem_responses(spec):
