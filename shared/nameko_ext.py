@@ -19,6 +19,7 @@ import logging
 import sys
 import time
 from datetime import timedelta
+from typing import Callable
 
 from kombu import Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -392,6 +393,22 @@ def rpc(fn=None, **kwargs):
 
 def event_handler(source_service: str, event_type: str):
     return ReliableEventHandler.decorator(source_service, event_type)
+
+
+class ServiceSettings(DependencyProvider):
+    """Gives each worker the service's own settings, as ``load()`` (from the
+    service's ``settings.py``) returns them when the container starts: a bad
+    value or a renamed variable is reported at the start, not at the first call
+    that needs it."""
+
+    def __init__(self, load: Callable[[], object]):
+        self.load = load
+
+    def setup(self):
+        self.settings = self.load()
+
+    def get_dependency(self, worker_ctx):
+        return self.settings
 
 
 class RequestContext(DependencyProvider):
