@@ -44,9 +44,9 @@ class Suite:
                     "SALES_DATABASE_URL": throwaway.database("sales"),
                     "GATEWAY_DATABASE_URL": throwaway.database("gateway"),
                     "CRM_DATA_DIR": str(self.workdir / "data"),
-                    "CRM_GATEWAY_PORT": str(port),
-                    "CRM_ADMIN_KEY": self.admin_key,
-                    "CRM_RATE_LIMIT": "1000000/minute",
+                    "GATEWAY_PORT": str(port),
+                    "GATEWAY_ADMIN_KEY": self.admin_key,
+                    "GATEWAY_RATE_LIMIT": "1000000/minute",
                     "CRM_LOG_LEVEL": "WARNING"}
 
     def _crm(self, *args: str) -> None:

@@ -141,7 +141,7 @@ class LoadTest:
         print(f"{'all':<8} {len(t.latencies):>7} {t.rate:>7.1f} {t.percentile(50) * 1000:>8.1f} "
               f"{t.percentile(95) * 1000:>8.1f} {t.percentile(99) * 1000:>8.1f}  {sum(t.errors.values()) or '-'}")
         if any("HTTP 429" in error for error in t.errors):
-            print("HTTP 429: the gateway's per-key rate limit (CRM_RATE_LIMIT, 600/minute by default) "
+            print("HTTP 429: the gateway's per-key rate limit (GATEWAY_RATE_LIMIT, 600/minute by default) "
                   "is below this rate")
         if self.skipped:
             print(f"skipped {self.skipped} turns: the suite did not keep up with {self.rate:g} requests/s "

@@ -6,7 +6,7 @@ sales each write their own SQLite file; then ``--writers`` clients, each a rep
 with a key of its own, write as fast as they are answered for ``--seconds``:
 leads (with an ``Idempotency-Key``), activities, lead updates, accounts, and
 now and then a new API key. Keys are checked on every request
-(``CRM_AUTH_CACHE_SECONDS=0``), so ``last_used_at`` is written too, and the
+(``GATEWAY_AUTH_CACHE_SECONDS=0``), so ``last_used_at`` is written too, and the
 services' outbox relays and event handlers write beside them.
 
 It prints the requests, 2xx, 4xx and 5xx per route, then checks that every lead
@@ -38,8 +38,8 @@ class SqliteSuite(Suite):
         super().__init__(throwaway)
         for name in [k for k in self.env if k.endswith("_DATABASE_URL")]:
             del self.env[name]
-        self.env.update({"CRM_AUTH_CACHE_SECONDS": "0", "CRM_RATE_LIMIT": "1000000/minute",
-                         "CRM_AUTH_FAILURE_LIMIT": "1000000/minute"})
+        self.env.update({"GATEWAY_AUTH_CACHE_SECONDS": "0", "GATEWAY_RATE_LIMIT": "1000000/minute",
+                         "GATEWAY_AUTH_FAILURE_LIMIT": "1000000/minute"})
 
 
 class Writers:

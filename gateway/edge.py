@@ -33,7 +33,7 @@ _STEP[ord("]")] = _STEP[ord("}")] = -1
 
 
 def _settings():
-    return current_app.extensions["crm"].settings
+    return current_app.extensions["crm"].gateway_settings
 
 
 def _view():

@@ -65,7 +65,7 @@ def abandoned_after() -> timedelta:
     """How old a claim without an answer must be before a retry takes it over."""
     if request.mimetype == "multipart/form-data":
         return UPLOAD_ABANDONED_AFTER
-    return timedelta(seconds=current_app.extensions["crm"].settings.rpc_timeout) + TAKEOVER_MARGIN
+    return timedelta(seconds=current_app.extensions["crm"].gateway_settings.rpc_timeout) + TAKEOVER_MARGIN
 
 
 def answer_key(service: str, method: str) -> str | None:

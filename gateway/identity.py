@@ -6,7 +6,7 @@ for the CLI entry points), usable from the HTTP admin routes and ``crm``.
 API keys look like ``crm_<key id>_<secret>``: the key id is a uuid4 (shown in
 lists and logs), the secret is ``secrets.token_urlsafe(32)`` and only its
 SHA-256 is stored. A key of any other shape (an operator's own
-``CRM_ADMIN_KEY``) is accepted too: it is its own secret and its id is a
+``GATEWAY_ADMIN_KEY``) is accepted too: it is its own secret and its id is a
 uuid derived from its hash, so the same string always finds the same row.
 
 Every change to a user emits ``gateway.user_changed`` through the outbox, in
@@ -209,7 +209,7 @@ def ensure_admin_key(sessions: sessionmaker, key: str) -> None:
         if stale is not None:  # revoked, or another secret under the same id: this key wins
             uow.session.delete(stale)
             uow.session.flush()
-        create_api_key(uow, admin.id, "admin key (CRM_ADMIN_KEY or crm up)", key=key)
+        create_api_key(uow, admin.id, "admin key (GATEWAY_ADMIN_KEY or crm up)", key=key)
         uow.commit()
     finally:
         uow.close()

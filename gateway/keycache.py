@@ -1,7 +1,7 @@
 """Recently authenticated API keys, so a busy client is not looked up in the
 identity store on every request.
 
-An entry lives ``ttl`` seconds (``CRM_AUTH_CACHE_SECONDS``; 0 turns the
+An entry lives ``ttl`` seconds (``GATEWAY_AUTH_CACHE_SECONDS``; 0 turns the
 cache off). Any change made through this gateway process's identity
 endpoints empties it at once; a key revoked or a user changed through
 another gateway process takes effect here within ``ttl``.

@@ -23,8 +23,8 @@ from flask_limiter.constants import HeaderNames
 from limits import parse
 from werkzeug.exceptions import TooManyRequests
 
+from gateway.settings import GatewaySettings
 from shared.caller import Caller, Role
-from shared.config import Settings
 
 _LIMITER_RETRY_AFTER = "X-RateLimit-Retry-After"
 _AUTH_FAILURES = "auth-failures"
@@ -79,7 +79,7 @@ def auth_failures() -> AuthFailures:
     return current_app.extensions["crm_auth_failures"]
 
 
-def install(app: Flask, settings: Settings) -> Limiter:
+def install(app: Flask, settings: GatewaySettings) -> Limiter:
     """Call after authentication is registered (the key is the caller's principal)."""
     app.after_request(_retry_after_only_when_limited)  # runs after the limiter's own hook
     limiter = Limiter(_key, app=app, application_limits=[settings.rate_limit],

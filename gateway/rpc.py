@@ -116,13 +116,13 @@ class ConsumerCheck:
 
 
 class RpcPool:
-    def __init__(self, settings: Settings, timeout: float | None = None, size: int | None = None):
+    def __init__(self, settings: Settings, timeout: float, size: int):
         self.config = {"AMQP_URI": settings.amqp_uri, "serializer": "json"}
-        self.timeout = timeout or settings.rpc_timeout
+        self.timeout = timeout
         self.consumers = ConsumerCheck(settings.amqp_uri)
         self.signing_key = signing.signing_key(settings)
         self._idle: queue.LifoQueue = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(size or settings.rpc_pool_size)
+        self._slots = threading.BoundedSemaphore(size)
 
     def _borrow(self) -> ClusterRpcProxy:
         try:

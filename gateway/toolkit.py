@@ -57,8 +57,8 @@ def public(fn):
 
 
 def upload(fn):
-    """Let this view receive a multipart upload of up to ``settings.max_upload_bytes``;
-    every other view takes a JSON body of up to ``settings.max_body_bytes`` (gateway.edge).
+    """Let this view receive a multipart upload of up to ``GATEWAY_MAX_UPLOAD_BYTES``;
+    every other view takes a JSON body of up to ``GATEWAY_MAX_BODY_BYTES`` (gateway.edge).
 
     Apply it below ``@blueprint.route``, like ``public``."""
     fn.crm_upload = True
@@ -104,10 +104,6 @@ def call_anonymous(service: str, method: str, *args, **kwargs):
 
 def rpc_pool():
     return current_app.extensions["crm"].rpc
-
-
-def settings():
-    return current_app.extensions["crm"].settings
 
 
 def page(result: dict, limit: int, offset: int) -> tuple[dict, dict]:

@@ -43,10 +43,11 @@ def migrate() -> None:
     click.echo(f"declared {len(queues)} consumer queues")
 
 
-def admin_key(settings) -> str:
-    """CRM_ADMIN_KEY if set, else the key made by an earlier ``crm up``, else a new one."""
-    if settings.admin_key:
-        return settings.admin_key
+def admin_key(settings, configured: str | None) -> str:
+    """``configured`` (GATEWAY_ADMIN_KEY) if set, else the key made by an earlier ``crm up``,
+    else a new one."""
+    if configured:
+        return configured
     path = settings.data_dir / "admin.key"
     private_data_dir(settings)
     if path.exists():
@@ -83,20 +84,21 @@ def _identity_session():
 def up(wait: bool) -> None:
     """Migrate, start every installed service and the gateway in the background."""
     from gateway.identity import ensure_admin_key
+    from gateway.settings import load_gateway_settings
     from shared.launcher import gateway_argv, service_argv, start_process, wait_ready
     from shared.plugins import discover_services
 
-    settings = load_settings()
+    settings, gateway = load_settings(), load_gateway_settings()
     click.get_current_context().invoke(migrate)
-    key = admin_key(settings)
+    key = admin_key(settings, gateway.admin_key)
     if settings.caller_signing_key is None:
         from shared.signing import ensure_key_pair
         ensure_key_pair(settings.data_dir)  # before the gateway and the services look for it
     ensure_admin_key(_identity_session(), key)
     for name in discover_services():
         click.echo(f"started {name} (pid {start_process(name, service_argv(name))})")
-    click.echo(f"started gateway (pid {start_process('gateway', gateway_argv(settings))})")
-    base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    click.echo(f"started gateway (pid {start_process('gateway', gateway_argv(gateway))})")
+    base = f"http://{gateway.host}:{gateway.port}"
     if wait:
         status = wait_ready(base + "/readyz")
         click.echo(f"ready: {', '.join(sorted(status.get('services', {})))}")
@@ -152,9 +154,11 @@ def leads_import(file: Path, mapping: str | None, api_key: str | None, url: str 
     the gateway cannot be reached, refuses the file or fails the job."""
     from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
-    settings = load_settings()
-    url = (url or f"http://{settings.gateway_host}:{settings.gateway_port}").rstrip("/")
-    headers = {"Authorization": f"Bearer {api_key or admin_key(settings)}"}
+    from gateway.settings import load_gateway_settings
+
+    settings, gateway = load_settings(), load_gateway_settings()
+    url = (url or f"http://{gateway.host}:{gateway.port}").rstrip("/")
+    headers = {"Authorization": f"Bearer {api_key or admin_key(settings, gateway.admin_key)}"}
     with file.open("rb") as stream:
         fields = {"file": (file.name, stream, "application/octet-stream")}
         if mapping:

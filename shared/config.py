@@ -1,63 +1,49 @@
-"""Configuration from the environment, read in this one module.
+"""Configuration from the environment.
 
-Nothing here runs at import time: callers ask for a :class:`Settings` when
-they start, so tests can set the environment first.
+The kernel reads here what every process needs (:class:`Settings`, ``CRM_*``);
+each service and the gateway declare their own settings in their
+``settings.py`` as a dataclass that :func:`read_settings` fills from its own
+prefix (``LEADS_*``, ``SALES_*``, ``GATEWAY_*``). Nothing here runs at import
+time: callers ask for settings when they start, so tests can set the
+environment first.
 """
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, Mapping, TypeVar
 
 DEFAULT_DATA_DIR = Path(os.path.expanduser("~")) / ".local" / "share" / "crm-suite"
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-def _float_list(raw: str) -> tuple[float, ...]:
-    return tuple(float(x) for x in raw.split(",") if x.strip())
+
+class SettingsError(ValueError):
+    """A variable whose value does not fit its setting; the message names the variable."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting the suite reads; the README lists them with defaults."""
+    """What every process of the suite reads; the README lists them with defaults."""
 
-    amqp_uri: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_uri: str = field(default="amqp://guest:guest@127.0.0.1:5672/", metadata={"variable": "AMQP_URI"})
     data_dir: Path = DEFAULT_DATA_DIR
-    gateway_host: str = "127.0.0.1"
-    gateway_port: int = 8000
-    admin_key: str | None = None
-    rpc_timeout: float = 10.0
-    rpc_pool_size: int = 16
     max_workers: int = 10
     retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0)
     relay_poll_interval: float = 1.0
     relay_batch_size: int = 200
-    pool_stale_days: int = 14
-    pool_claim_cap: int = 50
-    scoring_rule: str = "rule_based"
-    cadence_rule: str = "standard"
-    import_chunk_rows: int = 1000
-    import_chunk_bytes: int = 1024 * 1024
-    import_max_rows: int = 200_000
-    import_max_columns: int = 200
-    import_max_cell_chars: int = 32_767
-    import_max_unpacked_bytes: int = 200 * 1024 * 1024
-    import_upload_timeout: float = 3600.0
-    auth_cache_seconds: float = 10.0
-    rate_limit: str = "600/minute"
-    rate_limit_storage_uri: str = "memory://"
-    rate_limit_key_prefix: str = "crm"
-    auth_failure_limit: str = "20/minute"
     idempotency_ttl_hours: float = 24.0
     caller_signing_key: Path | None = None
     caller_verify_key: Path | None = None
-    max_body_bytes: int = 1024 * 1024
-    max_upload_bytes: int = 50 * 1024 * 1024
-    max_header_bytes: int = 16 * 1024
     log_level: str = "INFO"
     sqlite_busy_timeout: float = 30.0
-    default_time_zone: str = "UTC"
-    default_region: str = "PL"
-    database_urls: dict[str, str] = field(default_factory=dict)
+    # From every <SERVICE>_DATABASE_URL, by load_settings.
+    database_urls: dict[str, str] = field(default_factory=dict, metadata={"variable": None})
 
     def database_url(self, service: str) -> str:
         """The URL of ``service``'s own database; SQLite in the data dir by default."""
@@ -67,56 +53,108 @@ class Settings:
         return f"sqlite:///{self.data_dir / (service + '.db')}"
 
 
-def load_settings(env: dict[str, str] | None = None) -> Settings:
-    env = dict(os.environ if env is None else env)
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The kernel's settings in ``env`` (default: the process's environment)."""
+    env = os.environ if env is None else env
     urls = {
         key[: -len("_DATABASE_URL")].lower(): value
         for key, value in env.items()
         if key.endswith("_DATABASE_URL") and value
     }
-    defaults = Settings()
-    return Settings(
-        amqp_uri=env.get("AMQP_URI", defaults.amqp_uri),
-        data_dir=Path(env.get("CRM_DATA_DIR", str(defaults.data_dir))),
-        gateway_host=env.get("CRM_GATEWAY_HOST", defaults.gateway_host),
-        gateway_port=int(env.get("CRM_GATEWAY_PORT", defaults.gateway_port)),
-        admin_key=env.get("CRM_ADMIN_KEY") or None,
-        rpc_timeout=float(env.get("CRM_RPC_TIMEOUT", defaults.rpc_timeout)),
-        rpc_pool_size=int(env.get("CRM_RPC_POOL_SIZE", defaults.rpc_pool_size)),
-        max_workers=int(env.get("CRM_MAX_WORKERS", defaults.max_workers)),
-        retry_delays=_float_list(env["CRM_RETRY_DELAYS"]) if env.get("CRM_RETRY_DELAYS")
-        else defaults.retry_delays,
-        relay_poll_interval=float(env.get("CRM_RELAY_POLL_INTERVAL", defaults.relay_poll_interval)),
-        relay_batch_size=int(env.get("CRM_RELAY_BATCH_SIZE", defaults.relay_batch_size)),
-        pool_stale_days=int(env.get("CRM_POOL_STALE_DAYS", defaults.pool_stale_days)),
-        pool_claim_cap=int(env.get("CRM_POOL_CLAIM_CAP", defaults.pool_claim_cap)),
-        scoring_rule=env.get("CRM_LEADS_SCORING_RULE", defaults.scoring_rule),
-        cadence_rule=env.get("CRM_SALES_CADENCE_RULE", defaults.cadence_rule),
-        import_chunk_rows=int(env.get("CRM_IMPORT_CHUNK_ROWS", defaults.import_chunk_rows)),
-        import_chunk_bytes=int(env.get("CRM_IMPORT_CHUNK_BYTES", defaults.import_chunk_bytes)),
-        import_max_rows=int(env.get("CRM_IMPORT_MAX_ROWS", defaults.import_max_rows)),
-        import_max_columns=int(env.get("CRM_IMPORT_MAX_COLUMNS", defaults.import_max_columns)),
-        import_max_cell_chars=int(env.get("CRM_IMPORT_MAX_CELL_CHARS", defaults.import_max_cell_chars)),
-        import_max_unpacked_bytes=int(env.get("CRM_IMPORT_MAX_UNPACKED_BYTES",
-                                              defaults.import_max_unpacked_bytes)),
-        import_upload_timeout=float(env.get("CRM_IMPORT_UPLOAD_TIMEOUT", defaults.import_upload_timeout)),
-        auth_cache_seconds=float(env.get("CRM_AUTH_CACHE_SECONDS", defaults.auth_cache_seconds)),
-        rate_limit=env.get("CRM_RATE_LIMIT", defaults.rate_limit),
-        rate_limit_storage_uri=env.get("CRM_RATE_LIMIT_STORAGE_URI", defaults.rate_limit_storage_uri),
-        rate_limit_key_prefix=env.get("CRM_RATE_LIMIT_KEY_PREFIX", defaults.rate_limit_key_prefix),
-        auth_failure_limit=env.get("CRM_AUTH_FAILURE_LIMIT", defaults.auth_failure_limit),
-        idempotency_ttl_hours=float(env.get("CRM_IDEMPOTENCY_TTL_HOURS", defaults.idempotency_ttl_hours)),
-        caller_signing_key=Path(env["CRM_CALLER_SIGNING_KEY"]) if env.get("CRM_CALLER_SIGNING_KEY") else None,
-        caller_verify_key=Path(env["CRM_CALLER_VERIFY_KEY"]) if env.get("CRM_CALLER_VERIFY_KEY") else None,
-        max_body_bytes=int(env.get("CRM_MAX_BODY_BYTES", defaults.max_body_bytes)),
-        max_upload_bytes=int(env.get("CRM_MAX_UPLOAD_BYTES", defaults.max_upload_bytes)),
-        max_header_bytes=int(env.get("CRM_MAX_HEADER_BYTES", defaults.max_header_bytes)),
-        log_level=env.get("CRM_LOG_LEVEL", defaults.log_level),
-        sqlite_busy_timeout=float(env.get("CRM_SQLITE_BUSY_TIMEOUT", defaults.sqlite_busy_timeout)),
-        default_time_zone=env.get("CRM_DEFAULT_TIME_ZONE") or defaults.default_time_zone,
-        default_region=env.get("CRM_DEFAULT_REGION", defaults.default_region).strip().upper(),
-        database_urls=urls,
-    )
+    return replace(read_settings(Settings, "CRM", env), database_urls=urls)
+
+
+def read_settings(cls: type[T], prefix: str, env: Mapping[str, str] | None = None,
+                  renamed: Mapping[str, str] | None = None) -> T:
+    """An instance of the dataclass ``cls`` whose fields are read from the
+    variables ``<PREFIX>_<FIELD>`` (field ``pool_stale_days``, prefix ``LEADS``:
+    ``LEADS_POOL_STALE_DAYS``; a field's metadata ``variable`` names another one)
+    of ``env`` (default: the process's environment), converted to the field's
+    annotated type: ``str``, ``int``, ``float``, ``bool``, ``Path``,
+    ``tuple[float, ...]`` (comma-separated), any of them ``| None``. A variable
+    unset or empty leaves the default, except that empty is None for a field
+    that may be None. A value that does not convert raises :class:`SettingsError`
+    naming the variable.
+
+    ``renamed`` maps a field to the variable it was read from before: when only
+    that old one is set its value is used, and a warning names both.
+    """
+    env = os.environ if env is None else env
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for item in fields(cls):
+        name = _variable(item, prefix)
+        if name is None:
+            continue
+        old = (renamed or {}).get(item.name)
+        if old is not None and old in env:
+            if name in env:
+                log.warning("%s is no longer read: %s, which replaces it, is set", old, name)
+            else:
+                log.warning("%s is deprecated: set %s instead (its value is used meanwhile)", old, name)
+                name = old
+        raw = env.get(name, "").strip()
+        if raw or (name in env and _optional(hints[item.name])):
+            values[item.name] = _convert(raw, hints[item.name], name)
+    return cls(**values)
+
+
+def _variable(item: Field, prefix: str) -> str | None:
+    return item.metadata.get("variable", f"{prefix}_{item.name.upper()}")
+
+
+def documented(cls, prefix: str, renamed: Mapping[str, str] | None = None) -> list[tuple[str, str | None, str | None]]:
+    """The settings of ``cls`` as rows for documentation: the variable, its default
+    as written in the environment (None when unset) and the variable it replaces."""
+    rows = []
+    for item in fields(cls):
+        name = _variable(item, prefix)
+        if name is not None:
+            rows.append((name, _written(item.default), (renamed or {}).get(item.name)))
+    return rows
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _optional(kind) -> bool:
+    return typing.get_origin(kind) in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind)
+
+
+def _convert(raw: str, kind, name: str):
+    if _optional(kind):
+        if not raw:
+            return None
+        kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+    try:
+        if kind is bool:
+            if raw.lower() not in _TRUE + _FALSE:
+                raise ValueError
+            return raw.lower() in _TRUE
+        if typing.get_origin(kind) is tuple:
+            return tuple(float(x) for x in raw.split(",") if x.strip())
+        return kind(raw)
+    except ValueError:
+        expected = _EXPECTED.get(typing.get_origin(kind) or kind, f"a {kind}")
+        raise SettingsError(f"{name}={raw!r} is not {expected}") from None
+
+
+_EXPECTED = {int: "a whole number", float: "a number", bool: "one of " + "/".join(_TRUE + _FALSE),
+             tuple: "a comma-separated list of numbers"}
+
+
+def _written(value) -> str | None:
+    if value is MISSING or value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return ",".join(_written(x) for x in value)
+    if isinstance(value, Path):
+        return str(value).replace(os.path.expanduser("~"), "~", 1)
+    return str(value)
 
 
 def nameko_config(settings: Settings) -> dict:

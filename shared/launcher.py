@@ -12,10 +12,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
-from shared.config import Settings
+if TYPE_CHECKING:
+    from gateway.settings import GatewaySettings
 
 RUN_DIR = Path(".run")
 
@@ -54,12 +56,12 @@ def service_argv(name: str) -> list[str]:
     return [sys.executable, "-m", "shared.runner", name]
 
 
-def gateway_argv(settings: Settings, workers: int = 1, threads: int = 16) -> list[str]:
+def gateway_argv(gateway: GatewaySettings, workers: int = 1, threads: int = 16) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
-            "--bind", f"{settings.gateway_host}:{settings.gateway_port}", "--graceful-timeout", "10",
+            "--bind", f"{gateway.host}:{gateway.port}", "--graceful-timeout", "10",
             # gunicorn refuses long header lines and many headers with a plain-text 400; let
             # the gateway see them (up to twice its own limit) and answer a 431 problem.
-            "--limit-request-field_size", str(2 * settings.max_header_bytes),
+            "--limit-request-field_size", str(2 * gateway.max_header_bytes),
             "--limit-request-fields", "200",
             "--access-logfile", "-", "gateway.wsgi:app"]
 

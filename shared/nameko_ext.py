@@ -25,6 +25,7 @@ import logging
 import sys
 import time
 from datetime import timedelta
+from typing import Callable
 
 from kombu import Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -432,6 +433,22 @@ def event_handler(consumed: ConsumedEvent):
     """Makes the method the handler of ``consumed`` (one of its service's
     contracts.CONSUMED_EVENTS), whose ``handler`` must name that method."""
     return ReliableEventHandler.decorator(consumed=consumed)
+
+
+class ServiceSettings(DependencyProvider):
+    """Gives each worker the service's own settings, as ``load()`` (from the
+    service's ``settings.py``) returns them when the container starts: a bad
+    value or a renamed variable is reported at the start, not at the first call
+    that needs it."""
+
+    def __init__(self, load: Callable[[], object]):
+        self.load = load
+
+    def setup(self):
+        self.settings = self.load()
+
+    def get_dependency(self, worker_ctx):
+        return self.settings
 
 
 class RequestContext(DependencyProvider):

@@ -18,7 +18,7 @@ patch_psycopg()
 
 from nameko.runners import ServiceRunner  # noqa: E402
 
-from shared.config import load_settings, nameko_config  # noqa: E402
+from shared.config import SettingsError, load_settings, nameko_config  # noqa: E402
 from shared.logcontext import configure_logging  # noqa: E402
 from shared.plugins import discover_services  # noqa: E402
 from shared.topology import declare_consumer_queues  # noqa: E402
@@ -59,6 +59,9 @@ def main(argv=None) -> int:
             log.info("service %s started", name)
             backoff = 1.0
             runner.wait()
+        except SettingsError as exc:  # read while the container set up, before anything started
+            log.error("service %s cannot start: %s", name, exc)
+            return 1
         except Exception:
             # A container dies on an unexpected error (for example the broker
             # vanishing mid-reply). Start a fresh one rather than leave the

@@ -112,8 +112,8 @@ def suite_env(backend: str, throwaway, amqp_uri: str, data_dir: Path | None = No
     env = {"AMQP_URI": amqp_uri,
            **{f"{n.upper()}_DATABASE_URL": url for n, url in urls.items()},
            "CRM_RETRY_DELAYS": "0.5,1", "CRM_RELAY_POLL_INTERVAL": "0.2",
-           "CRM_RPC_TIMEOUT": "5", "CRM_RATE_LIMIT": "100000/minute",
-           "CRM_AUTH_FAILURE_LIMIT": "100000/minute"}
+           "GATEWAY_RPC_TIMEOUT": "5", "GATEWAY_RATE_LIMIT": "100000/minute",
+           "GATEWAY_AUTH_FAILURE_LIMIT": "100000/minute"}
     if data_dir is not None:
         env["CRM_DATA_DIR"] = str(data_dir)
     return env
@@ -126,6 +126,7 @@ def start_suite(overrides: dict, backend: str = "postgresql") -> Suite:
     from sqlalchemy.orm import sessionmaker
     from gateway.app import create_app
     from gateway.identity import ensure_admin_key, new_key_string
+    from gateway.settings import load_gateway_settings
     from shared.db import make_engine
     from shared.migrate import upgrade
     from shared.plugins import discover_services
@@ -142,7 +143,7 @@ def start_suite(overrides: dict, backend: str = "postgresql") -> Suite:
     sessions = sessionmaker(make_engine(settings.database_url("gateway")), expire_on_commit=False)
     key = new_key_string()
     ensure_admin_key(sessions, key)
-    app = create_app(settings)
+    app = create_app(settings, load_gateway_settings(env))
     made = Suite(env, app.test_client(), key, sessions)
     made.app, made.backend = app, backend
     made.log_prefix = "crm-e2e" if backend == "postgresql" else f"crm-e2e-{backend}"

@@ -141,9 +141,9 @@ def main() -> int:
     port = free_port()
     address = f"127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items()
-           if not k.endswith("_DATABASE_URL") and k not in ("CRM_ADMIN_KEY", "CRM_API_KEY")}
-    env.update(AMQP_URI=throwaway.vhost(), CRM_DATA_DIR=str(workdir / "data"), CRM_GATEWAY_HOST="127.0.0.1",
-               CRM_GATEWAY_PORT=str(port), CRM_URL=f"http://{address}", PYTHONUNBUFFERED="1")
+           if not k.endswith("_DATABASE_URL") and k not in ("GATEWAY_ADMIN_KEY", "CRM_ADMIN_KEY", "CRM_API_KEY")}
+    env.update(AMQP_URI=throwaway.vhost(), CRM_DATA_DIR=str(workdir / "data"), GATEWAY_HOST="127.0.0.1",
+               GATEWAY_PORT=str(port), CRM_URL=f"http://{address}", PYTHONUNBUFFERED="1")
     crm = [sys.executable, "-m", "shared.cli"]
     started = time.monotonic()
     try:

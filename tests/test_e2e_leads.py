@@ -14,6 +14,7 @@ import pytest
 from kombu import Connection, Queue
 
 from gateway.app import create_app
+from gateway.settings import load_gateway_settings
 from shared.config import load_settings
 from shared.outbox import event_exchange
 from tests import hostile_files as hostile
@@ -270,7 +271,7 @@ def test_planner_outcomes_and_calendar_feed(suite):
 
 @pytest.mark.parametrize("suite", ["postgresql"], indirect=True)  # the environment is the PostgreSQL suite's
 def test_rate_limit_answers_429(suite):
-    app = create_app(replace(load_settings(), rate_limit="3/minute"), start_relay=False)
+    app = create_app(load_settings(), replace(load_gateway_settings(), rate_limit="3/minute"), start_relay=False)
     client = app.test_client()
     answers = [client.get("/api/v1/me", headers=suite.headers()).status_code for _ in range(5)]
     assert answers[:3] == [200, 200, 200] and answers[3] == 429

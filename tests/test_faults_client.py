@@ -132,7 +132,7 @@ def test_a_stopped_service_is_503_at_once_and_the_others_keep_serving(sqlite_sui
             assert answer.status_code == 503 and "sales service is not running" in body["detail"], body
             assert answer.headers["Retry-After"]
             # Not the RPC timeout (5 s here): the gateway asked RabbitMQ, nobody waited.
-            assert waited < float(suite.env["CRM_RPC_TIMEOUT"]) / 2
+            assert waited < float(suite.env["GATEWAY_RPC_TIMEOUT"]) / 2
         ready = suite.client.get("/readyz")
         assert ready.status_code == 503 and "not running" in ready.get_json()["services"]["sales"]
         assert ready.get_json()["services"]["leads"] == "ok"
@@ -155,7 +155,7 @@ def test_kill_9_of_leads_mid_request_retries_get_the_original_answers(sqlite_sui
     suite.kill("leads", sig=9)
     # Down longer than the RPC timeout: the calls in flight time out (503) rather than
     # being answered by the restarted service, and new ones are refused at once.
-    eventlet.sleep(float(suite.env["CRM_RPC_TIMEOUT"]) + 1)
+    eventlet.sleep(float(suite.env["GATEWAY_RPC_TIMEOUT"]) + 1)
     suite.start("leads")
     suite.wait_ready()
     restarted_at = len(ledger.acknowledged)
@@ -241,13 +241,13 @@ def _children(pid: int) -> list[int]:
 def test_kill_9_of_the_gateway_worker_mid_request_retries_get_the_original_answers(sqlite_suite, tmp_path):
     """The gateway as `crm up` runs it (gunicorn), its worker killed while creates flow:
     claims are left without answers; retries take them over and get the original answers."""
-    from shared.config import load_settings
+    from gateway.settings import load_gateway_settings
     from shared.launcher import gateway_argv
     suite = sqlite_suite
     port = _free_port()
-    env = {**suite.env, "CRM_GATEWAY_PORT": str(port)}
+    env = {**suite.env, "GATEWAY_PORT": str(port)}
     log = open(tmp_path / "gunicorn.log", "ab")
-    master = subprocess.Popen(gateway_argv(load_settings(env), workers=1, threads=8), env=env,
+    master = subprocess.Popen(gateway_argv(load_gateway_settings(env), workers=1, threads=8), env=env,
                               stdout=log, stderr=subprocess.STDOUT, cwd=os.getcwd())
     base = f"http://127.0.0.1:{port}"
     http = requests.Session()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 import gateway
 from gateway.app import create_app
 from gateway.identity import ensure_admin_key, new_key_string
+from gateway.settings import GatewaySettings
 from gateway.tests.helpers import unique
 from shared.config import Settings, load_settings
 from shared.migrate import upgrade
@@ -27,6 +28,8 @@ PG_ADMIN = os.environ.get("CRM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/p
 RABBIT = os.environ.get("CRM_TEST_RABBIT", "guest:guest@127.0.0.1:5672")
 MIGRATIONS = Path(gateway.__file__).parent / "migrations"
 JSON = "application/json"
+# The gateway's own settings in these tests: quick timeouts, rate limits out of the way.
+QUICK = GatewaySettings(rpc_timeout=2.0, rate_limit="100000/minute", auth_failure_limit="100000/minute")
 
 
 @pytest.fixture(scope="session")
@@ -38,14 +41,12 @@ def backends():
 
 @pytest.fixture(scope="session", params=["postgresql", "sqlite"])
 def gateway_settings(request, backends, tmp_path_factory) -> Settings:
-    """Settings of this run: own vhost, own migrated gateway database (PostgreSQL, then
-    the SQLite default: every gateway test runs on both), quick timeouts."""
+    """Kernel settings of this run: own vhost, own migrated gateway database (PostgreSQL,
+    then the SQLite default: every gateway test runs on both), a quick outbox relay."""
     url = backends.database() if request.param == "postgresql" \
         else f"sqlite:///{tmp_path_factory.mktemp('gateway-sqlite') / 'gateway.db'}"
     settings = replace(load_settings({}), amqp_uri=backends.vhost(request.param),
-                       database_urls={"gateway": url}, rpc_timeout=2.0,
-                       rate_limit="100000/minute", auth_failure_limit="100000/minute",
-                       relay_poll_interval=0.2)
+                       database_urls={"gateway": url}, relay_poll_interval=0.2)
     upgrade(MIGRATIONS, settings.database_url("gateway"))
     return settings
 
@@ -60,11 +61,15 @@ def close_app(app) -> None:
 
 @pytest.fixture
 def make_app(gateway_settings):
-    """``make_app(**setting_overrides)``: a gateway app of its own, closed after the test."""
+    """``make_app(**setting_overrides)``: a gateway app of its own, closed after the test;
+    each override goes to the kernel's settings or the gateway's, whichever has it."""
     made = []
+    own_fields = {f.name for f in fields(GatewaySettings)}
 
     def make(start_relay: bool = False, **overrides):
-        app = create_app(replace(gateway_settings, **overrides), start_relay=start_relay)
+        own = {k: v for k, v in overrides.items() if k in own_fields}
+        kernel = {k: v for k, v in overrides.items() if k not in own_fields}
+        app = create_app(replace(gateway_settings, **kernel), replace(QUICK, **own), start_relay=start_relay)
         made.append(app)
         return app
 
@@ -75,7 +80,7 @@ def make_app(gateway_settings):
 
 @pytest.fixture(scope="session")
 def app(gateway_settings):
-    made = create_app(gateway_settings, start_relay=False)
+    made = create_app(gateway_settings, QUICK, start_relay=False)
     yield made
     close_app(made)
 

@@ -77,7 +77,7 @@ def test_request_id_is_echoed_sanitised_or_made(client):
 
 def test_a_change_made_elsewhere_counts_once_the_cached_key_expires(app, client, make_user, sessions):
     """Another gateway process deactivating the user: this one trusts its
-    cached check for at most CRM_AUTH_CACHE_SECONDS."""
+    cached check for at most GATEWAY_AUTH_CACHE_SECONDS."""
     import time
 
     from gateway.models import User

@@ -87,7 +87,7 @@ def test_a_claim_is_409_with_retry_after_until_it_may_be_taken_over(client, sess
     """A claim without an answer is taken over once its request can no longer be running
     (RPC timeout + margin), not after 30 minutes; until then 409 says when to retry."""
     from gateway import idempotency
-    timeout = app.extensions["crm"].settings.rpc_timeout
+    timeout = app.extensions["crm"].gateway_settings.rpc_timeout
     key, body = _key(), {"name": unique("team")}
     _claim(sessions, admin_key, key, body, age=timedelta(seconds=1))
     answer = client.post("/api/v1/teams", body, headers=key)

@@ -12,8 +12,9 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, validate
 
-from gateway.toolkit import call, call_anonymous, page, page_schema, policy, public, secret_answer, settings, upload
+from gateway.toolkit import call, call_anonymous, page, page_schema, policy, public, secret_answer, upload
 from services.leads import schemas as s
+from services.leads.settings import leads_settings
 from shared import fields
 from shared.bounds import MAX_OFFSET
 from shared.errors import Invalid
@@ -32,6 +33,11 @@ EXPORT_TYPES = {"estimated_value": XLSX_DECIMAL, "acquisition_cost": XLSX_DECIMA
 LeadPage, ActivityPage = page_schema(s.LeadOut), page_schema(s.ActivityOut)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_PAGE = 1000
+
+
+@blueprint.record_once
+def _read_settings(_state) -> None:
+    leads_settings()  # at the gateway's start: the imports below read leads' own settings in its process
 
 
 class HistoryEntry(Schema):
@@ -275,7 +281,7 @@ def start_import(_files):
     except TabularError as exc:
         raise Invalid(str(exc), errors={"file": str(exc)}) from None
     job = call("leads", "start_import", upload.filename, mapping)
-    config, total = settings(), 0
+    config, total = leads_settings(), 0
     try:
         rows = iter_rows(upload.stream, fmt, mapping, limits=_import_limits(config))
         for seq, chunk in enumerate(chunked_by_size(rows, config.import_chunk_rows, config.import_chunk_bytes)):

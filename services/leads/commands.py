@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -19,9 +18,9 @@ from services.leads.extensions import assignment_strategy, scoring_rule
 from services.leads.models import Activity, AssignmentRule, Lead, LeadHistory, Rep, new_id
 from services.leads.queries import lead_dict
 from services.leads.scoping import OPEN, changeable_lead, visible_lead
+from services.leads.settings import leads_settings
 from shared import policy
 from shared.caller import Caller
-from shared.config import load_settings
 from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
 from shared.errors import Conflict, Invalid, NotFound
 
@@ -35,10 +34,9 @@ def _record(session: Session, lead: Lead, caller: Caller, action: str, **details
                             details=details))
 
 
-@lru_cache(maxsize=1)
-def phone_region() -> str:
-    """``CRM_DEFAULT_REGION``: where a phone number written without a country code is."""
-    return load_settings().default_region
+def phone_region() -> str | None:
+    """``LEADS_DEFAULT_REGION``: where a phone number written without a country code is."""
+    return leads_settings().default_region
 
 
 def _keys(data: dict) -> domain.DedupeKeys:

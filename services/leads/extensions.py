@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from shared.config import load_settings
+from services.leads.settings import leads_settings
 from shared.errors import Invalid
 from shared.plugins import configured_extension, discover_extensions
 
@@ -27,9 +27,9 @@ def assignment_strategies() -> dict:
 
 @lru_cache(maxsize=1)
 def scoring_rule():
-    """The scoring rule chosen by ``CRM_LEADS_SCORING_RULE`` (default ``rule_based``)."""
-    return configured_extension(scoring_rules(), load_settings().scoring_rule, "scoring rule",
-                                "CRM_LEADS_SCORING_RULE")
+    """The scoring rule chosen by ``LEADS_SCORING_RULE`` (default ``rule_based``)."""
+    return configured_extension(scoring_rules(), leads_settings().scoring_rule, "scoring rule",
+                                "LEADS_SCORING_RULE")
 
 
 def assignment_strategy(name: str):

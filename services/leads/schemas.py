@@ -232,7 +232,7 @@ class PlanCalls(Strict):
     subject = fields.String(allow_none=True, validate=validate.Length(max=200))
     time_zone = fields.String(validate=[validate.Length(max=64), valid_time_zone], metadata={
         "description": "IANA time zone of the working hours, e.g. Europe/Warsaw; default "
-                       "CRM_DEFAULT_TIME_ZONE (UTC). The calls are stored as UTC instants, "
+                       "LEADS_DEFAULT_TIME_ZONE (UTC). The calls are stored as UTC instants, "
                        "daylight saving time included", "example": "Europe/Warsaw"})
 
 

@@ -7,8 +7,8 @@ from nameko.timer import timer
 
 from services.leads import activities, commands, contracts, importer, queries, scoping
 from services.leads.models import metadata
-from shared.config import load_settings
-from shared.nameko_ext import Database, RequestContext, event_handler, readiness, rpc
+from services.leads.settings import leads_settings
+from shared.nameko_ext import Database, RequestContext, ServiceSettings, event_handler, readiness, rpc
 
 
 class LeadsService:
@@ -16,6 +16,7 @@ class LeadsService:
 
     db = Database(metadata, contracts.PUBLISHED_EVENTS)
     request_id = RequestContext()
+    settings = ServiceSettings(leads_settings)
 
     @rpc
     def ping(self, caller):
@@ -64,7 +65,7 @@ class LeadsService:
 
     @rpc
     def claim_lead(self, caller, lead_id):
-        return commands.claim_lead(self.db, caller, lead_id, load_settings().pool_claim_cap)
+        return commands.claim_lead(self.db, caller, lead_id, self.settings.pool_claim_cap)
 
     @rpc
     def release_lead(self, caller, lead_id):
@@ -122,7 +123,7 @@ class LeadsService:
 
     @timer(interval=60)
     def fail_abandoned_imports(self):
-        importer.fail_abandoned_uploads(self.db, timedelta(seconds=load_settings().import_upload_timeout))
+        importer.fail_abandoned_uploads(self.db, timedelta(seconds=self.settings.import_upload_timeout))
         self.db.commit()
 
     # Activities
@@ -136,7 +137,7 @@ class LeadsService:
 
     @rpc
     def plan_calls(self, caller, data):
-        return activities.plan_calls(self.db, caller, data, load_settings().default_time_zone)
+        return activities.plan_calls(self.db, caller, data, self.settings.default_time_zone)
 
     @rpc
     def record_outcome(self, caller, activity_id, outcome):
@@ -157,7 +158,7 @@ class LeadsService:
     # Housekeeping and the roster
     @timer(interval=3600)
     def return_stale_leads(self):
-        while commands.release_stale(self.db, load_settings().pool_stale_days):
+        while commands.release_stale(self.db, self.settings.pool_stale_days):
             self.db.commit()
 
     @event_handler(contracts.USER_CHANGED)

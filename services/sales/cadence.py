@@ -1,7 +1,7 @@
 """Repeat-contact cadence: when each account should next be contacted.
 
 A cadence rule is an extension point (entry point group ``crm.sales.cadence``,
-chosen by ``CRM_SALES_CADENCE_RULE``); the built-in ``standard`` rule weighs
+chosen by ``SALES_CADENCE_RULE``); the built-in ``standard`` rule weighs
 the competition level, the probability of a repeat purchase and the life
 cycle of the products the account bought. Plain Python: no I/O.
 """

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from shared.config import load_settings
+from services.sales.settings import sales_settings
 from shared.plugins import configured_extension, discover_extensions
 
 CADENCE_GROUP = "crm.sales.cadence"
@@ -20,6 +20,6 @@ def cadence_rules() -> dict:
 
 @lru_cache(maxsize=1)
 def cadence_rule():
-    """The rule chosen by ``CRM_SALES_CADENCE_RULE`` (default ``standard``)."""
-    return configured_extension(cadence_rules(), load_settings().cadence_rule, "cadence rule",
-                                "CRM_SALES_CADENCE_RULE")
+    """The rule chosen by ``SALES_CADENCE_RULE`` (default ``standard``)."""
+    return configured_extension(cadence_rules(), sales_settings().cadence_rule, "cadence rule",
+                                "SALES_CADENCE_RULE")

@@ -9,7 +9,8 @@ from __future__ import annotations
 from services.sales import (accounts, activities, agreements, contracts, conversion, opportunities, pipelines,
                             roster, selections, targets)
 from services.sales.models import metadata
-from shared.nameko_ext import Database, RequestContext, event_handler, readiness, rpc
+from services.sales.settings import sales_settings
+from shared.nameko_ext import Database, RequestContext, ServiceSettings, event_handler, readiness, rpc
 
 
 class SalesService:
@@ -17,6 +18,7 @@ class SalesService:
 
     db = Database(metadata, contracts.PUBLISHED_EVENTS)
     request_id = RequestContext()
+    settings = ServiceSettings(sales_settings)  # read at the start, though only the cadence rule uses them
 
     @rpc
     def ping(self, caller):

@@ -2,6 +2,7 @@ import pytest
 
 from services.leads.plugin import manifest
 from services.leads.service import LeadsService
+from services.leads.settings import LeadsSettings
 from shared.caller import Caller, Role
 from shared.db import make_engine
 from shared.migrate import upgrade
@@ -27,13 +28,20 @@ def leads_db(request, throwaway, tmp_path):
 
 
 @pytest.fixture
-def service(leads_db):
-    """A LeadsService worker on a real, migrated database (PostgreSQL, then SQLite).
+def make_service(leads_db):
+    """``make_service(**settings)``: a LeadsService worker on a real, migrated database
+    (PostgreSQL, then SQLite), with the default leads settings but ``settings``.
 
     Each call gets a fresh unit of work, committed on success like the real
     entrypoints do, so tests see exactly what a committed RPC leaves behind.
     """
-    return CommittingWorker(LeadsService, manifest, leads_db)
+    return lambda **settings: CommittingWorker(LeadsService, manifest, leads_db, settings=LeadsSettings(**settings))
+
+
+@pytest.fixture
+def service(make_service):
+    """A LeadsService worker with the default settings (see make_service)."""
+    return make_service()
 
 
 @pytest.fixture

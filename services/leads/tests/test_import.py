@@ -56,8 +56,8 @@ def test_a_file_that_breaks_part_way_imports_nothing_and_ends_failed(service, le
     assert len(service.get_import(ADMIN, job["id"], 0, 10)["errors"]) == 1
 
 
-def test_an_upload_left_receiving_is_failed_after_the_upload_timeout(service, leads_db, monkeypatch):
-    monkeypatch.setenv("CRM_IMPORT_UPLOAD_TIMEOUT", "600")
+def test_an_upload_left_receiving_is_failed_after_the_upload_timeout(make_service, leads_db):
+    service = make_service(import_upload_timeout=600)
     abandoned = service.start_import(ADMIN, "abandoned.csv", None)
     service.add_import_chunk(ADMIN, abandoned["id"], 0, [[2, {"company": "Never Finished"}]])
     recent = service.start_import(ADMIN, "recent.csv", None)

@@ -41,7 +41,7 @@ def test_clear_calendar_tokens_are_hashed_or_dropped_and_the_schema_is_the_model
 def test_0004_recomputes_the_dedupe_keys_of_existing_leads(url, monkeypatch):
     """A national phone number kept as its digits becomes E.164; a zero-width
     character in a company or e-mail key goes."""
-    monkeypatch.setenv("CRM_DEFAULT_REGION", "PL")
+    monkeypatch.setenv("LEADS_DEFAULT_REGION", "PL")
     command.upgrade(alembic_config(manifest.migrations, url), "0003")
     engine = create_engine(url)
     try:

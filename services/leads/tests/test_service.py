@@ -114,8 +114,8 @@ def test_scoping_rep_manager_partner(service, roster):
     assert service.get_lead(alice, mine["id"])["id"] == mine["id"]
 
 
-def test_pool_claim_with_cap_release_and_stale_return(service, roster, leads_db, monkeypatch):
-    monkeypatch.setenv("CRM_POOL_CLAIM_CAP", "1")
+def test_pool_claim_with_cap_release_and_stale_return(make_service, roster, leads_db):
+    service = make_service(pool_claim_cap=1)
     alice = roster("alice")
     first = service.create_lead(ADMIN, {"company": "Pool One"})
     second = service.create_lead(ADMIN, {"company": "Pool Two"})

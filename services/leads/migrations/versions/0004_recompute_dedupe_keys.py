@@ -6,7 +6,7 @@ Create Date: 2026-11-23 14:00:00.000000
 
 A phone written nationally ("(22) 555 01 02") was keyed by its digits, so the
 same number written internationally was not found as a duplicate; it is now
-keyed in E.164 for the region CRM_DEFAULT_REGION, and zero-width characters no
+keyed in E.164 for the region LEADS_DEFAULT_REGION, and zero-width characters no
 longer count in company and e-mail keys. The keys of existing leads are
 recomputed with the rules of services/leads/domain.py (the rules of the day
 the migration runs: keys are derived data, never typed by anyone). Merged
@@ -17,7 +17,7 @@ from alembic import op
 import sqlalchemy as sa
 
 from services.leads.domain import dedupe_keys
-from shared.config import load_settings
+from services.leads.settings import load_leads_settings
 
 
 revision = '0004'
@@ -33,7 +33,7 @@ def upgrade() -> None:
                      sa.column('phone', sa.String), sa.column('company', sa.String),
                      sa.column('merged_into_id', sa.String), sa.column('email_norm', sa.String),
                      sa.column('phone_norm', sa.String), sa.column('company_norm', sa.String))
-    region = load_settings().default_region
+    region = load_leads_settings().default_region
     connection = op.get_bind()
     last = ''
     while True:
