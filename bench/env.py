@@ -15,7 +15,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from shared.throwaway import Throwaway
+from crm_testkit.throwaway import Throwaway
 
 PG_ADMIN = os.environ.get("CRM_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBIT = os.environ.get("CRM_BENCH_RABBIT", "guest:guest@127.0.0.1:5672")

@@ -16,7 +16,7 @@ from bench.client import Api, expect
 from bench.env import PG_ADMIN, RABBIT, CpuMeter, Suite
 from bench.profile import profiling
 from bench.report import RESULTS, cpu_line, write
-from shared.throwaway import Throwaway
+from crm_testkit.throwaway import Throwaway
 
 SIZES = {  # full, quick
     "gateway_create_lead": (3000, 500),

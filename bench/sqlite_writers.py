@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 
 from bench.client import Api, expect
 from bench.env import Suite
-from shared.throwaway import Throwaway
+from crm_testkit.throwaway import Throwaway
 
 ROUTES = ("POST /leads", "PATCH /leads/{id}", "POST /activities", "POST /accounts", "POST /api-keys")
 

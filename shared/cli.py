@@ -17,25 +17,35 @@ def main() -> None:
     """CRM suite operations."""
 
 
-def _gateway_migrations() -> Path:
-    import gateway
-    return Path(gateway.__file__).parent / "migrations"
+def _gateway_identity(hint: str):
+    """The installed gateway's identity store module; where none is installed, an error
+    that ends with ``hint``: what the person can do instead."""
+    from shared.plugins import discover_gateway
+
+    gateway = discover_gateway()
+    if gateway is None:
+        raise click.ClickException(f"no gateway is installed here (crm-gateway); {hint}")
+    return gateway.load_identity()
 
 
 @main.command()
 def migrate() -> None:
-    """Bring every installed service's database (and the gateway's) to the newest schema,
-    and declare every consumer's durable queues."""
+    """Bring every installed service's database (and the gateway's, where it is installed)
+    to the newest schema, and declare every consumer's durable queues."""
     from shared.migrate import upgrade
-    from shared.plugins import discover_services
+    from shared.plugins import discover_gateway, discover_services
     from shared.topology import declare_consumer_queues
 
     settings = load_settings()
     if settings.data_dir.exists():
         private_data_dir(settings)  # SQLite files made below get a private directory anyway
     manifests = discover_services()
-    upgrade(_gateway_migrations(), settings.database_url("gateway"))
-    click.echo("migrated gateway")
+    gateway = discover_gateway()
+    if gateway is None:
+        click.echo("no gateway installed here: migrating the services only")
+    else:
+        upgrade(gateway.migrations, settings.database_url("gateway"))
+        click.echo("migrated gateway")
     for name, manifest in manifests.items():
         upgrade(manifest.migrations, settings.database_url(name))
         click.echo(f"migrated {name}")
@@ -54,8 +64,8 @@ def admin_key(settings, configured: str | None) -> str:
         if path.stat().st_mode & 0o077:
             path.chmod(0o600)  # left readable by an older version
         return path.read_text().strip()
-    from gateway.identity import new_key_string
-    key = new_key_string()
+    identity = _gateway_identity("it makes the admin key: give a key instead (--api-key or CRM_API_KEY)")
+    key = identity.new_key_string()
     # Created 0600, never chmodded afterwards: no moment where others may read it.
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as file:
@@ -82,23 +92,28 @@ def _identity_session():
 @main.command()
 @click.option("--wait/--no-wait", default=True, help="wait until /readyz says ready")
 def up(wait: bool) -> None:
-    """Migrate, start every installed service and the gateway in the background."""
-    from gateway.identity import ensure_admin_key
-    from gateway.settings import load_gateway_settings
+    """Migrate, start every installed service and the gateway (where it is installed)
+    in the background."""
     from shared.launcher import gateway_argv, service_argv, start_process, wait_ready
-    from shared.plugins import discover_services
+    from shared.plugins import discover_gateway, discover_services
 
-    settings, gateway = load_settings(), load_gateway_settings()
+    settings, gateway = load_settings(), discover_gateway()
+    gateway_settings = gateway.load_settings() if gateway else None
     click.get_current_context().invoke(migrate)
-    key = admin_key(settings, gateway.admin_key)
-    if settings.caller_signing_key is None:
+    key = admin_key(settings, gateway_settings.admin_key) if gateway else None
+    # A host with services only and the gateway's verify key needs no key pair of its own.
+    if settings.caller_signing_key is None and (gateway or settings.caller_verify_key is None):
         from shared.signing import ensure_key_pair
         ensure_key_pair(settings.data_dir)  # before the gateway and the services look for it
-    ensure_admin_key(_identity_session(), key)
+    if gateway:
+        gateway.load_identity().ensure_admin_key(_identity_session(), key)
     for name in discover_services():
         click.echo(f"started {name} (pid {start_process(name, service_argv(name))})")
-    click.echo(f"started gateway (pid {start_process('gateway', gateway_argv(gateway))})")
-    base = f"http://{gateway.host}:{gateway.port}"
+    if gateway is None:
+        click.echo("no gateway installed here: started the services only. Stop: crm down")
+        return
+    click.echo(f"started gateway (pid {start_process('gateway', gateway_argv(gateway_settings))})")
+    base = f"http://{gateway_settings.host}:{gateway_settings.port}"
     if wait:
         status = wait_ready(base + "/readyz")
         click.echo(f"ready: {', '.join(sorted(status.get('services', {})))}")
@@ -133,8 +148,8 @@ def keys() -> None:
 @click.option("--name", required=True, help="the user the key belongs to (created if missing)")
 def keys_create(role: str, name: str) -> None:
     """Create a user with ROLE and an API key; the key is shown once."""
-    from gateway.identity import create_user_with_key
-    click.echo(create_user_with_key(_identity_session(), role=role, name=name))
+    identity = _gateway_identity("run crm keys where the gateway is installed")
+    click.echo(identity.create_user_with_key(_identity_session(), role=role, name=name))
 
 
 @main.group()
@@ -154,11 +169,15 @@ def leads_import(file: Path, mapping: str | None, api_key: str | None, url: str 
     the gateway cannot be reached, refuses the file or fails the job."""
     from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
-    from gateway.settings import load_gateway_settings
+    from shared.plugins import discover_gateway
 
-    settings, gateway = load_settings(), load_gateway_settings()
-    url = (url or f"http://{gateway.host}:{gateway.port}").rstrip("/")
-    headers = {"Authorization": f"Bearer {api_key or admin_key(settings, gateway.admin_key)}"}
+    settings, gateway = load_settings(), discover_gateway()
+    gateway_settings = gateway.load_settings() if gateway else None
+    if url is None and gateway_settings is None:
+        raise click.ClickException("no gateway is installed here: give its address (--url or CRM_URL)")
+    url = (url or f"http://{gateway_settings.host}:{gateway_settings.port}").rstrip("/")
+    headers = {"Authorization": "Bearer " + (api_key or admin_key(
+        settings, gateway_settings.admin_key if gateway_settings else None))}
     with file.open("rb") as stream:
         fields = {"file": (file.name, stream, "application/octet-stream")}
         if mapping:

@@ -5,7 +5,9 @@ through the ``crm.services`` entry point group (the events it publishes:
 ``crm.events``, see :mod:`shared.events`). Inside services, extension
 points (scoring rules, assignment strategies, ...) are entry point groups of
 their own, named ``crm.<service>.<extension>``; built-ins register the same
-way as third-party plugins.
+way as third-party plugins. The gateway, when it is installed, declares a
+:class:`GatewayManifest` through ``crm.gateway``: the kernel needs nothing else
+of it, and runs services without it.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Any, Callable
 from shared.events import ConsumedEvent
 
 SERVICES_GROUP = "crm.services"
+GATEWAY_GROUP = "crm.gateway"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,23 @@ class ServiceManifest:
         return load_object(self.metadata)
 
 
+@dataclass(frozen=True)
+class GatewayManifest:
+    """What the ``crm`` command needs of the gateway: its migrations, its
+    identity store's module (``new_key_string``, ``ensure_admin_key``,
+    ``create_user_with_key``) and its settings (address, admin key)."""
+    migrations: Path                        # the gateway's Alembic script directory
+    identity: str                           # "gateway.identity"
+    settings: str                           # "gateway.settings:load_gateway_settings"
+
+    def load_identity(self):
+        return import_module(self.identity)
+
+    def load_settings(self):
+        """The gateway's own settings (GATEWAY_*), read from the environment now."""
+        return load_object(self.settings)()
+
+
 def load_object(path: str):
     module, _, attr = path.partition(":")
     obj = import_module(module)
@@ -55,6 +75,13 @@ def discover_services() -> dict[str, ServiceManifest]:
         manifest = manifest() if callable(manifest) else manifest
         found[manifest.name] = manifest
     return dict(sorted(found.items()))
+
+
+def discover_gateway() -> GatewayManifest | None:
+    """The installed gateway, or None where only services are installed."""
+    for ep in entry_points(group=GATEWAY_GROUP):
+        return ep.load()
+    return None
 
 
 def discover_extensions(group: str) -> dict[str, Callable[..., Any]]:

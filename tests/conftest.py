@@ -5,9 +5,9 @@ from nameko.containers import ServiceContainer
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import create_engine
 
+from crm_testkit.helpers import signed_context
 from shared.config import load_settings, nameko_config
 from tests import probe
-from tests.helpers import signed_context
 from tests.helpers import GUARD_REPORT
 
 
@@ -82,7 +82,7 @@ class Suite:
         return self.processes[name]
 
     def wait_ready(self):
-        from tests.helpers import wait_for
+        from crm_testkit.helpers import wait_for
         wait_for(lambda: self.client.get("/readyz").status_code == 200, timeout=60,
                  message=f"the suite to be ready (last: {self.client.get('/readyz').get_json()})")
 

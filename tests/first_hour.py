@@ -131,7 +131,7 @@ def run_walk(number: int, blocks: list[str], watchers: list[str], address: str, 
 
 
 def main() -> int:
-    from shared.throwaway import Throwaway
+    from crm_testkit.throwaway import Throwaway
 
     blocks = readme_blocks(README.read_text())
     watchers = [b for b in blocks if is_second_terminal(b)]

@@ -26,9 +26,10 @@ from typing import Any, Callable
 
 import pytest
 
+from crm_testkit.helpers import wait_for
 from shared import policy
 from shared.caller import Caller, Role
-from tests.helpers import GUARD_REPORT, wait_for
+from tests.helpers import GUARD_REPORT
 
 METHODS = ("get", "post", "put", "patch", "delete")
 PRINCIPALS = ("anonymous", "admin", "ops", "finance", "support", "technician",

@@ -13,13 +13,13 @@ from dataclasses import replace
 import pytest
 from kombu import Connection, Queue
 
+from crm_testkit.helpers import wait_for
 from gateway.app import create_app
 from gateway.settings import load_gateway_settings
+from services.leads.tests import hostile_files as hostile
 from shared.config import load_settings
 from shared.outbox import event_exchange
-from tests import hostile_files as hostile
 from tests.conftest import BACKENDS, suite_on
-from tests.helpers import wait_for
 
 JSON = {"Content-Type": "application/json"}
 

@@ -13,12 +13,12 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy.orm import Session
 
+from crm_testkit.helpers import signed_context
 from services.leads.models import Activity
 from shared.caller import Caller, Role
 from shared.db import make_engine
 from shared.errors import DeadlinePassed
 from tests.hostile_inputs import CORPUS, Hostile
-from tests.helpers import signed_context
 from tests.test_e2e_leads import get, make_team, make_user, post, unique_company
 
 PROBLEM = "application/problem+json"

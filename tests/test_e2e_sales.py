@@ -13,10 +13,10 @@ from decimal import Decimal
 import pytest
 from kombu import Connection, Queue
 
+from crm_testkit.helpers import wait_for
 from shared.outbox import event_exchange
 from shared.policy import POLICY
 from tests.conftest import BACKENDS, suite_on
-from tests.helpers import wait_for
 from tests.test_e2e_leads import get, make_team, make_user, post, unique_company
 
 

@@ -12,11 +12,11 @@ from kombu import Connection, Queue
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
+from crm_testkit.helpers import wait_for
 from services.leads.models import Lead, metadata as leads_metadata
 from shared.db import UnitOfWork
 from shared.outbox import event_exchange
 from tests import probe
-from tests.helpers import wait_for
 from tests.test_kernel_reliability import declare_probe_consumer
 
 pytestmark = pytest.mark.faults

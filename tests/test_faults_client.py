@@ -22,8 +22,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, func, select
 
+from crm_testkit.helpers import wait_for
 from services.leads.models import Lead
-from tests.helpers import wait_for
 
 pytestmark = pytest.mark.faults
 JSON = {"Content-Type": "application/json"}

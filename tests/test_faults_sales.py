@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
+from crm_testkit.helpers import wait_for
 from services.leads.contracts import PUBLISHED_EVENTS as LEADS_EVENTS
 from services.leads.models import metadata as leads_metadata
 from services.sales.models import Opportunity
 from shared.db import UnitOfWork
 from shared.dlq import parked_queues
 from shared.plugins import discover_services
-from tests.helpers import wait_for
 
 pytestmark = pytest.mark.faults
 

@@ -12,6 +12,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import sessionmaker
 
+from crm_testkit.helpers import signed_context, wait_for
 from shared import signing
 from shared.caller import Caller, Role
 from shared.config import load_settings
@@ -23,7 +24,6 @@ from shared.outbox import OutboxRelay, event_exchange
 from shared.signing import ensure_key_pair
 from shared.topology import declare_consumer_queues
 from tests import probe
-from tests.helpers import signed_context, wait_for
 
 
 def outbox_rows(engine, published=None):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+from crm_testkit.throwaway import Throwaway
 import gateway
 from gateway.app import create_app
 from gateway.identity import ensure_admin_key, new_key_string
@@ -22,7 +23,6 @@ from gateway.settings import GatewaySettings
 from gateway.tests.helpers import unique
 from shared.config import Settings, load_settings
 from shared.migrate import upgrade
-from shared.throwaway import Throwaway
 
 PG_ADMIN = os.environ.get("CRM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBIT = os.environ.get("CRM_TEST_RABBIT", "guest:guest@127.0.0.1:5672")

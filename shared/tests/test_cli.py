@@ -126,3 +126,19 @@ def test_an_unreachable_gateway_is_one_line_and_a_non_zero_exit(leads_csv):
     assert "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1].startswith(
         f"Error: cannot reach the gateway at http://127.0.0.1:{port}")
+
+
+def test_where_no_gateway_is_installed_what_needs_it_says_so(leads_csv, tmp_path, monkeypatch):
+    monkeypatch.setattr("shared.plugins.discover_gateway", lambda: None)
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path / "data"))
+    for name in ("CRM_ADMIN_KEY", "CRM_API_KEY", "GATEWAY_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    keys = CliRunner().invoke(main, ["keys", "create", "--role", "rep", "--name", "Ada"])
+    assert keys.exit_code == 1
+    assert keys.output.strip() == ("Error: no gateway is installed here (crm-gateway); "
+                                   "run crm keys where the gateway is installed")
+    imported = CliRunner().invoke(main, ["leads", "import", str(leads_csv), "--url", "http://127.0.0.1:9"])
+    assert imported.exit_code == 1
+    assert "no gateway is installed here (crm-gateway); it makes the admin key: give a key instead" \
+        in imported.output
+    assert not (tmp_path / "data" / "admin.key").exists()

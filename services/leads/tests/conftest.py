@@ -1,12 +1,12 @@
 import pytest
 
+from crm_testkit.helpers import CommittingWorker
 from services.leads.plugin import manifest
 from services.leads.service import LeadsService
 from services.leads.settings import LeadsSettings
 from shared.caller import Caller, Role
 from shared.db import make_engine
 from shared.migrate import upgrade
-from shared.testing import CommittingWorker
 
 ADMIN = Caller(user_id="u-admin", role=Role.ADMIN, request_id="t")
 

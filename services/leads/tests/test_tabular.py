@@ -74,7 +74,7 @@ def test_reading_a_large_csv_keeps_memory_bounded(tmp_path):
 
 from services.leads import xlsx  # noqa: E402
 from services.leads.tabular import Limits, chunked_by_size  # noqa: E402
-from tests import hostile_files as hostile  # noqa: E402
+from services.leads.tests import hostile_files as hostile  # noqa: E402
 
 FEW_MB = 4 * 1024 * 1024
 

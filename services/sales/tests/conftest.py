@@ -1,11 +1,11 @@
 import pytest
 
+from crm_testkit.helpers import CommittingWorker
 from services.sales.plugin import manifest
 from services.sales.service import SalesService
 from shared.caller import Caller, Role
 from shared.db import make_engine
 from shared.migrate import upgrade
-from shared.testing import CommittingWorker
 
 
 def person(user_id, role="rep", team_id=None, branch_id=None, partner_id=None, **extra) -> Caller:

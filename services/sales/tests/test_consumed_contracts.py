@@ -1,18 +1,16 @@
 """Consumer contract tests: what sales reads from leads.lead_converted and gateway.user_changed, checked against
-the exported bus document (docs/contracts/asyncapi.json, as committed by its
-publishers), never against a publisher's code."""
+the exported bus document (docs/contracts/asyncapi.json as committed by its
+publishers, or the file CRM_BUS_DOCUMENT names), never against a publisher's code."""
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import pytest
 from jsonschema import Draft7Validator
 
+from crm_testkit.helpers import published_bus_document
 from services.sales.contracts import CONSUMED_EVENTS
 from shared.contract_docs import example_payloads, reading_problems
 
-BUS = json.loads((Path(__file__).resolve().parents[3] / "docs" / "contracts" / "asyncapi.json").read_text())
+BUS = published_bus_document()
 
 
 @pytest.mark.parametrize("consumed", CONSUMED_EVENTS, ids=lambda c: f"{c.event_type}->{c.handler}")

@@ -1,10 +1,12 @@
-"""Root test set-up: eventlet first, then a throwaway vhost and databases per run.
+"""The suite's pytest plugin: eventlet first, then a throwaway vhost and databases per run.
 
-Plain pytest does not monkey-patch eventlet (only ``nameko run``/``nameko
-test`` do), and a half-patched process hangs; so this must stay the first
-import of the test session. Every run gets its own RabbitMQ vhost and its own
-PostgreSQL databases, deleted afterwards, so a dead run's consumers cannot
-steal the next run's messages.
+Loaded through the ``pytest11`` entry point wherever the kit is installed (the
+workspace, or a service installed alone with its tests), so every test session
+gets it before any conftest. Plain pytest does not monkey-patch eventlet (only
+``nameko run``/``nameko test`` do), and a half-patched process hangs; so the
+patching comes before anything else this plugin imports. Every run gets its own
+RabbitMQ vhost and its own PostgreSQL databases, deleted afterwards, so a dead
+run's consumers cannot steal the next run's messages.
 """
 import eventlet
 
@@ -18,7 +20,7 @@ import os  # noqa: E402
 
 import pytest  # noqa: E402
 
-from shared.throwaway import Throwaway  # noqa: E402
+from crm_testkit.throwaway import Throwaway  # noqa: E402
 
 PG_ADMIN = os.environ.get("CRM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBIT_HOST = os.environ.get("CRM_TEST_RABBIT", "guest:guest@127.0.0.1:5672")
