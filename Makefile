@@ -9,13 +9,15 @@ STAMP  := $(VENV)/.installed
 SERVICES := $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
 PARTS    := shared gateway testing examples/crm_plugin_example $(SERVICES)
 
-.PHONY: up down logs test test-unit test-integration test-faults bench install migrate clean
+.PHONY: up down logs test test-unit bench install migrate clean
 
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PARTS))
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade 'pip>=25.1'
-	@# crm-suite: the single distribution of the whole workspace before it was split
+	@# crm-suite: the single distribution of the whole workspace before it was split; its
+	@# metadata left in the root would still register every entry point a second time
 	$(BIN)/pip uninstall -qq --yes crm-suite
+	rm -rf crm_suite.egg-info
 	$(BIN)/pip install --quiet -e shared -e gateway -e testing -e examples/crm_plugin_example \
 		$(foreach s,$(SERVICES),-e '$(s)[test]') --group test
 	@touch $(STAMP)

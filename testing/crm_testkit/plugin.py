@@ -26,6 +26,14 @@ PG_ADMIN = os.environ.get("CRM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/p
 RABBIT_HOST = os.environ.get("CRM_TEST_RABBIT", "guest:guest@127.0.0.1:5672")
 
 
+def pytest_addhooks(pluginmanager):
+    """nameko's own pytest plugin defines ``amqp_uri`` too, as a vhost per test made
+    through the management API; of two plugins' fixtures the one loaded last wins,
+    and their load order is the installer's. The kit takes its place: it uses none
+    of nameko's fixtures."""
+    pluginmanager.set_blocked("pytest_nameko")
+
+
 @pytest.fixture(scope="session")
 def throwaway():
     made = Throwaway("crm-test", PG_ADMIN, RABBIT_HOST)
