@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # py-spy shortens file names (``shared/outbox.py``, ``sales/service.py`` or a
-# bare ``commands.py``): a frame is ours when its file is one of the suite's.
+# bare ``leads.py``): a frame is ours when its file is one of the suite's.
 _QUALIFIED = sorted({f"{p.parent.name}/{p.name}" for d in ("services", "shared", "gateway")
                      for p in (ROOT / d).rglob("*.py")})
 _BARE = sorted({p.name for p in (ROOT / "services").rglob("*.py") if p.name != "__init__.py"})

@@ -12,9 +12,8 @@ from sqlalchemy import func, select
 
 from services.leads import domain, scoping
 from services.leads.calendar_feed import render_calendar
-from services.leads.commands import rescore
+from services.leads.leads import rescore, utc_dump
 from services.leads.models import Activity, Lead, Rep
-from services.leads.queries import utc_dump
 from services.leads.schemas import ActivityOut
 from shared import policy
 from shared.caller import Caller

@@ -22,10 +22,9 @@ from marshmallow import EXCLUDE, ValidationError
 from sqlalchemy import delete, insert, or_, select
 
 from services.leads import scoping
-from services.leads.commands import build_lead, created_payload
+from services.leads.leads import build_lead, created_payload, utc_dump
 from services.leads.models import ImportChunk, ImportJob, ImportRowError, Lead
 from services.leads.schemas import ImportJobOut, LeadCreate
-from services.leads.queries import utc_dump
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, utcnow

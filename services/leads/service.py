@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from nameko.timer import timer
 
-from services.leads import activities, commands, contracts, importer, queries, scoping
+from services.leads import activities, assignment_rules, contracts, importer, leads, pool, roster
 from services.leads.models import metadata
 from services.leads.settings import leads_settings
 from shared.nameko_ext import Database, RequestContext, ServiceSettings, event_handler, readiness, rpc
@@ -25,72 +25,72 @@ class LeadsService:
     # Leads
     @rpc
     def create_lead(self, caller, data):
-        return commands.create_lead(self.db, caller, data)
+        return leads.create_lead(self.db, caller, data)
 
     @rpc
     def get_lead(self, caller, lead_id):
-        return queries.lead_dict(scoping.visible_lead(self.db.session, caller, lead_id))
+        return leads.get_lead(self.db.session, caller, lead_id)
 
     @rpc
     def lead_history(self, caller, lead_id):
-        return queries.history(self.db.session, caller, lead_id)
+        return leads.history(self.db.session, caller, lead_id)
 
     @rpc
     def list_leads(self, caller, filters, sort="-created_at", limit=50, offset=0):
-        return queries.list_leads(self.db.session, caller, filters, sort, limit, offset)
+        return leads.list_leads(self.db.session, caller, filters, sort, limit, offset)
 
     @rpc
     def list_pool(self, caller, filters, sort="-created_at", limit=50, offset=0):
-        return queries.list_leads(self.db.session, caller, filters, sort, limit, offset, pool_only=True)
+        return leads.list_leads(self.db.session, caller, filters, sort, limit, offset, pool_only=True)
 
     @rpc
     def export_leads(self, caller, filters, sort="-created_at", offset=0, limit=1000):
-        return queries.list_leads(self.db.session, caller, filters, sort, limit, offset)
+        return leads.list_leads(self.db.session, caller, filters, sort, limit, offset)
 
     @rpc
     def update_lead(self, caller, lead_id, data):
-        return commands.update_lead(self.db, caller, lead_id, data)
+        return leads.update_lead(self.db, caller, lead_id, data)
 
     @rpc
     def change_status(self, caller, lead_id, status, reason=None):
-        return commands.change_status(self.db, caller, lead_id, status, reason)
+        return leads.change_status(self.db, caller, lead_id, status, reason)
 
     @rpc
     def convert_lead(self, caller, lead_id):
-        return commands.convert_lead(self.db, caller, lead_id)
+        return leads.convert_lead(self.db, caller, lead_id)
 
     @rpc
     def assign_lead(self, caller, lead_id, owner_id=None, rule=None):
-        return commands.assign_lead(self.db, caller, lead_id, owner_id, rule)
+        return assignment_rules.assign_lead(self.db, caller, lead_id, owner_id, rule)
 
     @rpc
     def claim_lead(self, caller, lead_id):
-        return commands.claim_lead(self.db, caller, lead_id, self.settings.pool_claim_cap)
+        return pool.claim_lead(self.db, caller, lead_id, self.settings.pool_claim_cap)
 
     @rpc
     def release_lead(self, caller, lead_id):
-        return commands.release_lead(self.db, caller, lead_id)
+        return pool.release_lead(self.db, caller, lead_id)
 
     @rpc
     def merge_leads(self, caller, target_id, source_id):
-        return commands.merge_leads(self.db, caller, target_id, source_id)
+        return leads.merge_leads(self.db, caller, target_id, source_id)
 
     @rpc
     def reassign_owner(self, caller, from_owner_id, to_owner_id=None):
-        return commands.reassign_owner(self.db, caller, from_owner_id, to_owner_id)
+        return pool.reassign_owner(self.db, caller, from_owner_id, to_owner_id)
 
     # Assignment rules
     @rpc
     def create_assignment_rule(self, caller, data):
-        return commands.create_assignment_rule(self.db, caller, data)
+        return assignment_rules.create_assignment_rule(self.db, caller, data)
 
     @rpc
     def list_assignment_rules(self, caller):
-        return commands.list_assignment_rules(self.db.session, caller)
+        return assignment_rules.list_assignment_rules(self.db.session, caller)
 
     @rpc
     def delete_assignment_rule(self, caller, rule_id):
-        return commands.delete_assignment_rule(self.db, caller, rule_id)
+        return assignment_rules.delete_assignment_rule(self.db, caller, rule_id)
 
     # Import
     @rpc
@@ -158,9 +158,9 @@ class LeadsService:
     # Housekeeping and the roster
     @timer(interval=3600)
     def return_stale_leads(self):
-        while commands.release_stale(self.db, self.settings.pool_stale_days):
+        while pool.release_stale(self.db, self.settings.pool_stale_days):
             self.db.commit()
 
     @event_handler(contracts.USER_CHANGED)
     def on_user_changed(self, event):
-        commands.upsert_rep(self.db.session, event["payload"])
+        roster.upsert_rep(self.db.session, event["payload"])

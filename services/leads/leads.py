@@ -1,32 +1,44 @@
-"""Changing leads: the use cases behind the RPC entrypoints.
-
-Each function takes the worker's unit of work and the caller, applies the
-rules of :mod:`services.leads.domain`, records history and stages the
-declared events (``contracts.py``) in the same transaction. The entrypoint commits.
-"""
+"""The lead aggregate: dedupe, capture, edits, status changes, conversion, merging, and
+reading leads within the caller's reach; changes record history and stage their events."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, Text, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.leads import domain, scoping
-from services.leads.extensions import assignment_strategy, scoring_rule
-from services.leads.models import Activity, AssignmentRule, Lead, LeadHistory, Rep, new_id
-from services.leads.queries import lead_dict
-from services.leads.scoping import OPEN, changeable_lead, visible_lead
+from services.leads.extensions import scoring_rule
+from services.leads.models import Activity, Lead, LeadHistory, new_id
+from services.leads.schemas import LeadOut
+from services.leads.scoping import changeable_lead, lead_clause, pool_clause, visible_lead
 from services.leads.settings import leads_settings
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
-from shared.errors import Conflict, Invalid, NotFound
+from shared.errors import Conflict, Invalid
 
 EDITABLE = ("company", "contact_name", "email", "phone", "address", "territory", "source",
             "channel", "campaign", "segment", "industry", "estimated_value", "currency",
             "acquisition_cost", "tags", "interests", "notes")
+_lead_out = LeadOut()
+_TIMES = ("created_at", "updated_at", "last_touched_at", "converted_at")
+
+
+def lead_dict(lead: Lead) -> dict[str, Any]:
+    """The lead as the API shows it; never touches the ORM object (that would dirty it)."""
+    return utc_dump(_lead_out, lead, _TIMES)
+
+
+def utc_dump(schema, obj, time_fields) -> dict[str, Any]:
+    """Dump ``obj`` with its times as aware UTC ISO 8601 (a naive time set in code is UTC)."""
+    data = schema.dump(obj)
+    for name in time_fields:
+        value = as_utc(getattr(obj, name))
+        data[name] = value.isoformat() if value is not None else None
+    return data
 
 
 def _record(session: Session, lead: Lead, caller: Caller, action: str, **details: Any) -> None:
@@ -123,6 +135,10 @@ def build_lead(caller: Caller, data: dict, now: datetime) -> Lead:
 def create_lead(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
     """Capture a lead; an ``owner_id`` in ``data`` must be a rep within the
     caller's reach (422 unknown, 403 out of reach)."""
+    # assignment_rules imports this module (history, the lead's answer); importing it
+    # back here, where it is called, keeps either module importable first.
+    from services.leads.assignment_rules import _assign, _auto_assign
+
     session, now = uow.session, utcnow()
     owner_id = data.get("owner_id")
     if owner_id:
@@ -140,61 +156,6 @@ def create_lead(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
     elif lead.owner_id is None:
         _auto_assign(uow, caller, lead)
     return lead_dict(lead)
-
-
-def _assign(uow: UnitOfWork, caller: Caller, lead: Lead, rep: Rep | None, rule: str) -> None:
-    previous = lead.owner_id
-    lead.owner_id = rep.user_id if rep else None
-    lead.team_id = rep.team_id if rep else lead.team_id
-    lead.last_touched_at = lead.updated_at = utcnow()
-    _record(uow.session, lead, caller, "assigned", owner_id=lead.owner_id,
-            previous_owner_id=previous, rule=rule)
-    uow.session.flush()
-    uow.emit("leads.lead_assigned", {"lead_id": lead.id, "owner_id": lead.owner_id,
-                                     "previous_owner_id": previous, "team_id": lead.team_id,
-                                     "rule": rule})
-
-
-def _candidate_reps(session: Session) -> list[domain.Rep]:
-    counts = dict(session.execute(select(Lead.owner_id, func.count()).where(
-        Lead.status.in_(OPEN), Lead.owner_id.is_not(None)).group_by(Lead.owner_id)).all())
-    reps = session.scalars(select(Rep).where(Rep.active.is_(True), Rep.role.in_(("rep", "manager")))).all()
-    return [domain.Rep(user_id=r.user_id, team_id=r.team_id, territory=r.territory,
-                       segments=tuple(r.segments or ()), sources=tuple(r.sources or ()),
-                       active=r.active, open_leads=counts.get(r.user_id, 0)) for r in reps]
-
-
-def _rule_matches(rule: AssignmentRule, lead: Lead) -> bool:
-    return all(getattr(rule, f) in (None, getattr(lead, f)) for f in ("source", "segment", "territory"))
-
-
-def _auto_assign(uow: UnitOfWork, caller: Caller, lead: Lead, only: str | None = None,
-                 reach: str | None = None) -> bool:
-    """Apply the active assignment rules in priority order; the lead stays in the pool if none fits.
-
-    With ``reach`` (a person asking for it), the rules choose only among the
-    reps within the caller's reach for that action."""
-    session = uow.session
-    query = select(AssignmentRule).where(AssignmentRule.active.is_(True))
-    if only:
-        query = query.where(AssignmentRule.name == only)
-    rules = session.scalars(query.order_by(AssignmentRule.priority, AssignmentRule.name)).all()
-    if only and not rules:
-        raise Invalid(f"no active assignment rule named {only!r}", errors={"rule": "unknown rule"})
-    reps = None
-    for rule in rules:
-        if not _rule_matches(rule, lead):
-            continue
-        if reps is None:
-            reps = [rep for rep in _candidate_reps(session) if reach is None or
-                    policy.allows(caller, reach, {"owner_id": rep.user_id, "team_id": rep.team_id})]
-        facts = domain.AssignmentFacts(territory=lead.territory, segment=lead.segment,
-                                       source=lead.source, team_id=rule.team_id or lead.team_id)
-        chosen, rule.cursor = assignment_strategy(rule.strategy).choose(facts, reps, rule.cursor)
-        if chosen is not None:
-            _assign(uow, caller, lead, session.get(Rep, chosen.user_id), rule.name)
-            return True
-    return False
 
 
 def update_lead(uow: UnitOfWork, caller: Caller, lead_id: str, data: dict) -> dict[str, Any]:
@@ -265,84 +226,6 @@ def convert_lead(uow: UnitOfWork, caller: Caller, lead_id: str) -> dict[str, Any
     return lead_dict(lead)
 
 
-def assign_lead(uow: UnitOfWork, caller: Caller, lead_id: str, owner_id: str | None,
-                rule: str | None = None) -> dict[str, Any]:
-    """Give a lead in reach to a rep in reach, or let the rules choose."""
-    session = uow.session
-    lead = changeable_lead(session, caller, lead_id, "lead.assign")
-    domain.check_editable(domain.parse_status(lead.status))
-    if owner_id:
-        rep = scoping.require_owner_in_reach(caller, "lead.assign", scoping.roster_rep(session, owner_id))
-        _assign(uow, caller, lead, rep, "manual")
-    elif not _auto_assign(uow, caller, lead, only=rule, reach="lead.assign"):
-        raise Conflict("no assignment rule found a rep for this lead; it stays where it is")
-    return lead_dict(lead)
-
-
-def claim_lead(uow: UnitOfWork, caller: Caller, lead_id: str, cap: int) -> dict[str, Any]:
-    policy.require(caller, "lead_pool.claim")
-    session = uow.session
-    lead = visible_lead(session, caller, lead_id, for_update=True, action="lead_pool.claim")
-    if not lead.in_pool:
-        raise Conflict(f"lead {lead_id} is not in the pool", extra={"owner_id": lead.owner_id})
-    open_leads = session.scalar(select(func.count()).select_from(Lead).where(
-        Lead.owner_id == caller.user_id, Lead.status.in_(OPEN)))
-    domain.check_claim(open_leads, cap)
-    rep = session.get(Rep, caller.user_id)
-    lead.team_id = rep.team_id if rep else caller.team_id
-    previous = lead.owner_id
-    lead.owner_id = caller.user_id
-    lead.last_touched_at = lead.updated_at = utcnow()
-    _record(session, lead, caller, "claimed")
-    session.flush()
-    uow.emit("leads.lead_assigned", {"lead_id": lead.id, "owner_id": lead.owner_id,
-                                     "previous_owner_id": previous, "team_id": lead.team_id,
-                                     "rule": "claimed"})
-    return lead_dict(lead)
-
-
-def release_lead(uow: UnitOfWork, caller: Caller, lead_id: str, rule: str = "released") -> dict[str, Any]:
-    session = uow.session
-    lead = changeable_lead(session, caller, lead_id)
-    domain.check_editable(domain.parse_status(lead.status))
-    if lead.owner_id is None:
-        raise Conflict(f"lead {lead_id} is already in the pool")
-    _assign(uow, caller, lead, None, rule)
-    return lead_dict(lead)
-
-
-def reassign_owner(uow: UnitOfWork, caller: Caller, from_owner_id: str,
-                   to_owner_id: str | None) -> dict[str, int]:
-    """Move every open lead of a departing rep to another rep, or to the pool.
-
-    Both reps must be within the caller's reach (a manager's own team), and
-    only the leads within it move."""
-    policy.require(caller, "lead.assign")
-    session = uow.session
-    scoping.require_user_in_reach(session, caller, "lead.assign", from_owner_id, "from_owner_id")
-    target = (scoping.require_owner_in_reach(caller, "lead.assign",
-                                             scoping.roster_rep(session, to_owner_id, "to_owner_id"),
-                                             "to_owner_id") if to_owner_id else None)
-    query = select(Lead).where(Lead.owner_id == from_owner_id, Lead.status.in_(OPEN),
-                               scoping.lead_clause(caller, "lead.assign"))
-    leads = session.scalars(query.with_for_update()).all()
-    for lead in leads:
-        _assign(uow, caller, lead, target, "reassigned")
-    return {"reassigned": len(leads)}
-
-
-def release_stale(uow: UnitOfWork, days: int, now: datetime | None = None) -> int:
-    """Leads nobody touched for ``days`` go back to the pool."""
-    now = now or utcnow()
-    system = Caller.system()
-    leads = uow.session.scalars(select(Lead).where(
-        Lead.owner_id.is_not(None), Lead.status.in_(OPEN),
-        Lead.last_touched_at < now - timedelta(days=days)).limit(500)).all()
-    for lead in leads:
-        _assign(uow, system, lead, None, "stale")
-    return len(leads)
-
-
 def merge_leads(uow: UnitOfWork, caller: Caller, target_id: str, source_id: str) -> dict[str, Any]:
     session = uow.session
     target = changeable_lead(session, caller, target_id)
@@ -373,45 +256,60 @@ def merge_leads(uow: UnitOfWork, caller: Caller, target_id: str, source_id: str)
     return lead_dict(target)
 
 
-def upsert_rep(session: Session, user: dict) -> None:
-    """Keep the roster in step with the gateway's users (``gateway.user_changed``)."""
-    rep = session.get(Rep, user["user_id"])
-    if rep is None:
-        rep = Rep(user_id=user["user_id"])
-        session.add(rep)
-    for name in ("name", "role", "team_id", "territory", "segments", "sources", "active"):
-        setattr(rep, name, user.get(name))
-    if not rep.active:
-        rep.calendar_token_hash = None  # a departed user's feed stops now, and stays stopped
+def get_lead(session: Session, caller: Caller, lead_id: str) -> dict[str, Any]:
+    """The lead as the API shows it, if the caller may see it (else NotFound)."""
+    return lead_dict(visible_lead(session, caller, lead_id))
 
 
-def create_assignment_rule(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
-    """A new rule; a manager's is for the own team (by default and only)."""
-    data = {**data, "team_id": scoping.rule_team(caller, data.get("team_id"))}
-    assignment_strategy(data["strategy"])  # refuses an unknown strategy with 422
-    if uow.session.scalars(select(AssignmentRule).where(AssignmentRule.name == data["name"])).first():
-        raise Conflict(f"an assignment rule named {data['name']!r} exists", errors={"name": "taken"})
-    rule = AssignmentRule(id=new_id(), **data)
-    uow.session.add(rule)
-    uow.session.flush()
-    return _rule_dict(rule)
+def _filtered(query: Select, filters: dict) -> Select:
+    if filters.get("status"):
+        query = query.where(Lead.status == domain.parse_status(filters["status"]).value)
+    for name in ("owner_id", "team_id", "partner_id", "source", "segment", "territory"):
+        if filters.get(name):
+            query = query.where(getattr(Lead, name) == filters[name])
+    if filters.get("in_pool") is True:
+        query = query.where(pool_clause())
+    elif filters.get("in_pool") is False:
+        query = query.where(~pool_clause())
+    if filters.get("q"):
+        like = f"%{filters['q'].lower()}%"
+        query = query.where(or_(func.lower(Lead.company).like(like),
+                                func.lower(Lead.contact_name).like(like), Lead.email_norm.like(like)))
+    if filters.get("tag"):
+        # JSON arrays are compared as text so the query works on SQLite and PostgreSQL alike.
+        query = query.where(cast(Lead.tags, Text).like(f'%"{filters["tag"]}"%'))
+    if filters.get("created_after"):
+        query = query.where(Lead.created_at >= filters["created_after"])
+    if filters.get("created_before"):
+        query = query.where(Lead.created_at < filters["created_before"])
+    if filters.get("min_score") is not None:
+        query = query.where(Lead.score >= filters["min_score"])
+    return query
 
 
-def list_assignment_rules(session: Session, caller: Caller) -> list[dict[str, Any]]:
-    rules = session.scalars(select(AssignmentRule).where(scoping.rule_clause(caller))
-                            .order_by(AssignmentRule.priority, AssignmentRule.name))
-    return [_rule_dict(r) for r in rules]
+def _sorted(query: Select, sort: str) -> Select:
+    column = getattr(Lead, sort.lstrip("-"))
+    order = column.desc() if sort.startswith("-") else column.asc()
+    return query.order_by(order, Lead.id)
 
 
-def delete_assignment_rule(uow: UnitOfWork, caller: Caller, rule_id: str) -> dict[str, Any]:
-    rule = uow.session.scalars(select(AssignmentRule).where(
-        AssignmentRule.id == rule_id, scoping.rule_clause(caller, "assignment_rule.write"))).first()
-    if rule is None:
-        raise NotFound(f"assignment rule {rule_id} not found")
-    uow.session.delete(rule)
-    return {"deleted": rule_id}
+def list_leads(session: Session, caller: Caller, filters: dict, sort: str, limit: int,
+               offset: int, pool_only: bool = False) -> dict[str, Any]:
+    if pool_only:
+        policy.require(caller, "lead_pool.read")
+        base = select(Lead).where(pool_clause())
+    else:
+        base = select(Lead).where(lead_clause(caller))
+    base = base.where(Lead.merged_into_id.is_(None))
+    base = _filtered(base, filters)
+    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
+    items = session.scalars(_sorted(base, sort).limit(limit).offset(offset)).all()
+    return {"items": [lead_dict(lead) for lead in items], "total": total}
 
 
-def _rule_dict(rule: AssignmentRule) -> dict[str, Any]:
-    return {name: getattr(rule, name) for name in ("id", "name", "strategy", "priority", "team_id",
-                                                   "source", "segment", "territory", "active")}
+def history(session: Session, caller: Caller, lead_id: str) -> list[dict[str, Any]]:
+    visible_lead(session, caller, lead_id)
+    rows = session.scalars(select(LeadHistory).where(LeadHistory.lead_id == lead_id)
+                           .order_by(LeadHistory.at, LeadHistory.id)).all()
+    return [{"at": as_utc(r.at).isoformat(), "actor_id": r.actor_id, "action": r.action,
+             "details": r.details} for r in rows]
