@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.leads import domain, scoping
 from services.leads.extensions import assignment_strategy
-from services.leads.leads import _record, lead_dict
+from services.leads.leads import record_history, lead_dict
 from services.leads.models import AssignmentRule, Lead, Rep, new_id
 from services.leads.scoping import OPEN, changeable_lead
 from shared import policy
@@ -18,12 +18,12 @@ from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, Invalid, NotFound
 
 
-def _assign(uow: UnitOfWork, caller: Caller, lead: Lead, rep: Rep | None, rule: str) -> None:
+def assign_to(uow: UnitOfWork, caller: Caller, lead: Lead, rep: Rep | None, rule: str) -> None:
     previous = lead.owner_id
     lead.owner_id = rep.user_id if rep else None
     lead.team_id = rep.team_id if rep else lead.team_id
     lead.last_touched_at = lead.updated_at = utcnow()
-    _record(uow.session, lead, caller, "assigned", owner_id=lead.owner_id,
+    record_history(uow.session, lead, caller, "assigned", owner_id=lead.owner_id,
             previous_owner_id=previous, rule=rule)
     uow.session.flush()
     uow.emit("leads.lead_assigned", {"lead_id": lead.id, "owner_id": lead.owner_id,
@@ -44,8 +44,8 @@ def _rule_matches(rule: AssignmentRule, lead: Lead) -> bool:
     return all(getattr(rule, f) in (None, getattr(lead, f)) for f in ("source", "segment", "territory"))
 
 
-def _auto_assign(uow: UnitOfWork, caller: Caller, lead: Lead, only: str | None = None,
-                 reach: str | None = None) -> bool:
+def assign_by_rules(uow: UnitOfWork, caller: Caller, lead: Lead, only: str | None = None,
+                    reach: str | None = None) -> bool:
     """Apply the active assignment rules in priority order; the lead stays in the pool if none fits.
 
     With ``reach`` (a person asking for it), the rules choose only among the
@@ -68,7 +68,7 @@ def _auto_assign(uow: UnitOfWork, caller: Caller, lead: Lead, only: str | None =
                                        source=lead.source, team_id=rule.team_id or lead.team_id)
         chosen, rule.cursor = assignment_strategy(rule.strategy).choose(facts, reps, rule.cursor)
         if chosen is not None:
-            _assign(uow, caller, lead, session.get(Rep, chosen.user_id), rule.name)
+            assign_to(uow, caller, lead, session.get(Rep, chosen.user_id), rule.name)
             return True
     return False
 
@@ -81,8 +81,8 @@ def assign_lead(uow: UnitOfWork, caller: Caller, lead_id: str, owner_id: str | N
     domain.check_editable(domain.parse_status(lead.status))
     if owner_id:
         rep = scoping.require_owner_in_reach(caller, "lead.assign", scoping.roster_rep(session, owner_id))
-        _assign(uow, caller, lead, rep, "manual")
-    elif not _auto_assign(uow, caller, lead, only=rule, reach="lead.assign"):
+        assign_to(uow, caller, lead, rep, "manual")
+    elif not assign_by_rules(uow, caller, lead, only=rule, reach="lead.assign"):
         raise Conflict("no assignment rule found a rep for this lead; it stays where it is")
     return lead_dict(lead)
 

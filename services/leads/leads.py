@@ -41,7 +41,7 @@ def utc_dump(schema, obj, time_fields) -> dict[str, Any]:
     return data
 
 
-def _record(session: Session, lead: Lead, caller: Caller, action: str, **details: Any) -> None:
+def record_history(session: Session, lead: Lead, caller: Caller, action: str, **details: Any) -> None:
     session.add(LeadHistory(lead_id=lead.id, actor_id=caller.user_id, action=action,
                             details=details))
 
@@ -49,10 +49,6 @@ def _record(session: Session, lead: Lead, caller: Caller, action: str, **details
 def phone_region() -> str | None:
     """``LEADS_DEFAULT_REGION``: where a phone number written without a country code is."""
     return leads_settings().default_region
-
-
-def _keys(data: dict) -> domain.DedupeKeys:
-    return domain.dedupe_keys(data.get("email"), data.get("phone"), data.get("company"), phone_region())
 
 
 def find_duplicate(session: Session, keys: domain.DedupeKeys, exclude_id: str | None = None):
@@ -137,7 +133,7 @@ def create_lead(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
     caller's reach (422 unknown, 403 out of reach)."""
     # assignment_rules imports this module (history, the lead's answer); importing it
     # back here, where it is called, keeps either module importable first.
-    from services.leads.assignment_rules import _assign, _auto_assign
+    from services.leads.assignment_rules import assign_to, assign_by_rules
 
     session, now = uow.session, utcnow()
     owner_id = data.get("owner_id")
@@ -148,13 +144,13 @@ def create_lead(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
     if existing is not None:
         raise duplicate_conflict(existing, _keys_of(lead))
     session.add(lead)
-    _record(session, lead, caller, "created")
+    record_history(session, lead, caller, "created")
     session.flush()
     uow.emit("leads.lead_created", created_payload(lead))
     if owner_id and owner_id != lead.owner_id:
-        _assign(uow, caller, lead, scoping.roster_rep(session, owner_id), "manual")
+        assign_to(uow, caller, lead, scoping.roster_rep(session, owner_id), "manual")
     elif lead.owner_id is None:
-        _auto_assign(uow, caller, lead)
+        assign_by_rules(uow, caller, lead)
     return lead_dict(lead)
 
 
@@ -182,7 +178,7 @@ def update_lead(uow: UnitOfWork, caller: Caller, lead_id: str, data: dict) -> di
         raise duplicate_conflict(existing, _keys_of(lead))
     lead.updated_at = lead.last_touched_at = utcnow()
     rescore(lead)
-    _record(session, lead, caller, "updated", changes=changed)
+    record_history(session, lead, caller, "updated", changes=changed)
     flush_versioned(session, "lead", lead_id)
     return lead_dict(lead)
 
@@ -201,7 +197,7 @@ def change_status(uow: UnitOfWork, caller: Caller, lead_id: str, status: str,
     lead.status = target.value
     lead.updated_at = lead.last_touched_at = utcnow()
     rescore(lead)
-    _record(session, lead, caller, "status_changed", **{"from": current.value, "to": target.value,
+    record_history(session, lead, caller, "status_changed", **{"from": current.value, "to": target.value,
                                                         "reason": reason})
     session.flush()
     uow.emit("leads.lead_status_changed", {"lead_id": lead.id, "from_status": current.value,
@@ -216,7 +212,7 @@ def convert_lead(uow: UnitOfWork, caller: Caller, lead_id: str) -> dict[str, Any
     domain.check_convertible(current)
     lead.status = domain.LeadStatus.CONVERTED.value
     lead.converted_at = lead.updated_at = utcnow()
-    _record(session, lead, caller, "converted")
+    record_history(session, lead, caller, "converted")
     session.flush()
     uow.emit("leads.lead_status_changed", {"lead_id": lead.id, "from_status": current.value,
                                            "to_status": lead.status, "reason": None})
@@ -249,8 +245,8 @@ def merge_leads(uow: UnitOfWork, caller: Caller, target_id: str, source_id: str)
     _apply_keys(target)
     target.updated_at = target.last_touched_at = utcnow()
     rescore(target)
-    _record(session, target, caller, "merged", merged_lead_id=source.id)
-    _record(session, source, caller, "merged_into", lead_id=target.id)
+    record_history(session, target, caller, "merged", merged_lead_id=source.id)
+    record_history(session, source, caller, "merged_into", lead_id=target.id)
     session.flush()
     uow.emit("leads.lead_merged", {"lead_id": target.id, "merged_lead_id": source.id})
     return lead_dict(target)

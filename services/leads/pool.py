@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from services.leads import domain, scoping
-from services.leads.assignment_rules import _assign
-from services.leads.leads import _record, lead_dict
+from services.leads.assignment_rules import assign_to
+from services.leads.leads import record_history, lead_dict
 from services.leads.models import Lead, Rep
 from services.leads.scoping import OPEN, changeable_lead, visible_lead
 from shared import policy
@@ -32,7 +32,7 @@ def claim_lead(uow: UnitOfWork, caller: Caller, lead_id: str, cap: int) -> dict[
     previous = lead.owner_id
     lead.owner_id = caller.user_id
     lead.last_touched_at = lead.updated_at = utcnow()
-    _record(session, lead, caller, "claimed")
+    record_history(session, lead, caller, "claimed")
     session.flush()
     uow.emit("leads.lead_assigned", {"lead_id": lead.id, "owner_id": lead.owner_id,
                                      "previous_owner_id": previous, "team_id": lead.team_id,
@@ -46,7 +46,7 @@ def release_lead(uow: UnitOfWork, caller: Caller, lead_id: str, rule: str = "rel
     domain.check_editable(domain.parse_status(lead.status))
     if lead.owner_id is None:
         raise Conflict(f"lead {lead_id} is already in the pool")
-    _assign(uow, caller, lead, None, rule)
+    assign_to(uow, caller, lead, None, rule)
     return lead_dict(lead)
 
 
@@ -66,7 +66,7 @@ def reassign_owner(uow: UnitOfWork, caller: Caller, from_owner_id: str,
                                scoping.lead_clause(caller, "lead.assign"))
     leads = session.scalars(query.with_for_update()).all()
     for lead in leads:
-        _assign(uow, caller, lead, target, "reassigned")
+        assign_to(uow, caller, lead, target, "reassigned")
     return {"reassigned": len(leads)}
 
 
@@ -78,5 +78,5 @@ def release_stale(uow: UnitOfWork, days: int, now: datetime | None = None) -> in
         Lead.owner_id.is_not(None), Lead.status.in_(OPEN),
         Lead.last_touched_at < now - timedelta(days=days)).limit(500)).all()
     for lead in leads:
-        _assign(uow, system, lead, None, "stale")
+        assign_to(uow, system, lead, None, "stale")
     return len(leads)
