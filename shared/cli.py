@@ -1,31 +1,70 @@
-"""The ``crm`` command line: run the suite, migrate, manage keys, import leads,
-look after parked events, and export the event contracts."""
+"""The ``crm`` command line: run the suite, migrate, look after parked events,
+watch the bus and export the event contracts; every installed part adds its own
+commands through the ``crm.commands`` entry point group (:mod:`shared.plugins`)."""
 from __future__ import annotations
 
-import os
 import sys
-import time
 from pathlib import Path
 
 import click
 
 from shared.config import load_settings
+from shared.db import private_data_dir
+from shared.gateway_client import admin_key
 
 
-@click.group()
+class KernelAndRegisteredCommands(click.Group):
+    """The kernel's own commands, and those the installed parts register under
+    ``crm.commands``: their names come from the installed metadata, and a command
+    is imported only when it is run or its help line is shown. A name registered
+    twice, or also the kernel's, is refused with both owners named; the other
+    commands still run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        registered = self._registered(ctx)
+        for name in registered:
+            self._only_registration(name, registered)
+        return sorted(self.commands.keys() | registered.keys())
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        from shared.plugins import COMMANDS_GROUP, entry_point_owner
+
+        entry_point = self._only_registration(name, self._registered(ctx))
+        if entry_point is None:
+            return self.commands.get(name)
+        command = entry_point.load()
+        if not isinstance(command, click.Command):
+            raise click.ClickException(f"`crm {name}`, registered under {COMMANDS_GROUP} by "
+                                       f"{entry_point_owner(entry_point)}, is not a click command")
+        return command
+
+    @staticmethod
+    def _registered(ctx: click.Context) -> dict:
+        from shared.plugins import COMMANDS_GROUP, discover_commands
+
+        # One look at the installed metadata per invocation: a help text asks for every name.
+        if COMMANDS_GROUP not in ctx.meta:
+            ctx.meta[COMMANDS_GROUP] = discover_commands()
+        return ctx.meta[COMMANDS_GROUP]
+
+    def _only_registration(self, name: str, registered: dict):
+        from shared.plugins import COMMANDS_GROUP, entry_point_owner
+
+        entry_points = registered.get(name, [])
+        owners = [entry_point_owner(ep) for ep in entry_points]
+        if entry_points and name in self.commands:
+            raise click.ClickException(f"`crm {name}` is the kernel's own command (crm-kernel, shared.cli) "
+                                       f"and is also registered under {COMMANDS_GROUP} by {owners[0]}; "
+                                       "the registered one needs another name")
+        if len(entry_points) > 1:
+            raise click.ClickException(f"`crm {name}` is registered under {COMMANDS_GROUP} by "
+                                       f"{' and by '.join(owners)}; one of them needs another name")
+        return entry_points[0] if entry_points else None
+
+
+@click.group(cls=KernelAndRegisteredCommands)
 def main() -> None:
     """CRM suite operations."""
-
-
-def _gateway_identity(hint: str):
-    """The installed gateway's identity store module; where none is installed, an error
-    that ends with ``hint``: what the person can do instead."""
-    from shared.plugins import discover_gateway
-
-    gateway = discover_gateway()
-    if gateway is None:
-        raise click.ClickException(f"no gateway is installed here (crm-gateway); {hint}")
-    return gateway.load_identity()
 
 
 @main.command()
@@ -51,35 +90,6 @@ def migrate() -> None:
         click.echo(f"migrated {name}")
     queues = declare_consumer_queues(settings.amqp_uri, manifests, settings.retry_delays)
     click.echo(f"declared {len(queues)} consumer queues")
-
-
-def admin_key(settings, configured: str | None) -> str:
-    """``configured`` (GATEWAY_ADMIN_KEY) if set, else the key made by an earlier ``crm up``,
-    else a new one."""
-    if configured:
-        return configured
-    path = settings.data_dir / "admin.key"
-    private_data_dir(settings)
-    if path.exists():
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)  # left readable by an older version
-        return path.read_text().strip()
-    identity = _gateway_identity("it makes the admin key: give a key instead (--api-key or CRM_API_KEY)")
-    key = identity.new_key_string()
-    # Created 0600, never chmodded afterwards: no moment where others may read it.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(key)
-    return key
-
-
-def private_data_dir(settings) -> None:
-    """``CRM_DATA_DIR`` (databases, the admin key) exists and is for its owner alone (0700)."""
-    from shared.db import private_files
-    with private_files():
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if settings.data_dir.stat().st_mode & 0o077:
-        settings.data_dir.chmod(0o700)
 
 
 def _identity_session():
@@ -136,123 +146,6 @@ def down() -> None:
             click.echo(f"stopped {name}")
     if not names:
         click.echo("nothing was running")
-
-
-@main.group()
-def keys() -> None:
-    """API keys."""
-
-
-@keys.command("create")
-@click.option("--role", required=True, type=click.Choice(["rep", "manager", "admin", "partner", "ops"]))
-@click.option("--name", required=True, help="the user the key belongs to (created if missing)")
-def keys_create(role: str, name: str) -> None:
-    """Create a user with ROLE and an API key; the key is shown once."""
-    identity = _gateway_identity("run crm keys where the gateway is installed")
-    click.echo(identity.create_user_with_key(_identity_session(), role=role, name=name))
-
-
-@main.group()
-def leads() -> None:
-    """Leads."""
-
-
-@leads.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--mapping", help='JSON object: file column -> lead field, e.g. \'{"Firma": "company"}\'')
-@click.option("--api-key", envvar="CRM_API_KEY", help="defaults to the admin key of `crm up`")
-@click.option("--url", envvar="CRM_URL", help="gateway base URL")
-@click.option("--follow/--no-follow", default=True, help="follow the job until its rows are imported")
-def leads_import(file: Path, mapping: str | None, api_key: str | None, url: str | None, follow: bool) -> None:
-    """Import a CSV or XLSX FILE of leads through the gateway: a progress bar while
-    the file is sent, then one while its rows are imported. Exits non-zero when
-    the gateway cannot be reached, refuses the file or fails the job."""
-    from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
-
-    from shared.plugins import discover_gateway
-
-    settings, gateway = load_settings(), discover_gateway()
-    gateway_settings = gateway.load_settings() if gateway else None
-    if url is None and gateway_settings is None:
-        raise click.ClickException("no gateway is installed here: give its address (--url or CRM_URL)")
-    url = (url or f"http://{gateway_settings.host}:{gateway_settings.port}").rstrip("/")
-    headers = {"Authorization": "Bearer " + (api_key or admin_key(
-        settings, gateway_settings.admin_key if gateway_settings else None))}
-    with file.open("rb") as stream:
-        fields = {"file": (file.name, stream, "application/octet-stream")}
-        if mapping:
-            fields["mapping"] = mapping
-        encoder = MultipartEncoder(fields)
-        with click.progressbar(length=encoder.len, label="uploading", show_pos=False) as bar:
-            sent = MultipartEncoderMonitor(encoder, lambda monitor: bar.update(monitor.bytes_read - bar.pos))
-            answer = _http("post", f"{url}/api/v1/leads/imports", url, data=sent, timeout=3600,
-                           headers={**headers, "Content-Type": sent.content_type})
-    job = answer.json()
-    location = answer.headers.get("Location") or f"/api/v1/leads/imports/{job['id']}"
-    job_url = location if location.startswith("http") else url + location
-    click.echo(f"import {job['id']}: {job['total_rows']} rows received; follow it at {job_url}")
-    if not follow:
-        return
-    with click.progressbar(length=max(job["total_rows"], 1), label="importing", show_pos=True) as bar:
-        while True:
-            job = _http("get", job_url, url, headers=headers, params={"error_limit": 20}, timeout=30).json()
-            bar.update(job["processed_rows"] - bar.pos)
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.5)
-    click.echo(f"imported {job['imported']}, rejected {job['rejected']} of {job['total_rows']} rows")
-    for error in job["errors"]:
-        click.echo(f"  row {error['row']}: {error['field'] or '-'}: {error['reason']}")
-    if job["rejected"] > len(job["errors"]):
-        click.echo(f"  ... see GET {job_url} for all {job['rejected']} rejected rows")
-    if job["status"] == "failed":
-        raise click.ClickException(f"import {job['id']} failed; nothing was imported")
-
-
-def _http(method: str, address: str, base: str, **kwargs):
-    """One call to the gateway; an error becomes one readable ClickException
-    (exit status 1): the gateway cannot be reached, or its problem document."""
-    import requests
-
-    try:
-        answer = requests.request(method, address, **kwargs)
-    except requests.ConnectionError:
-        raise click.ClickException(f"cannot reach the gateway at {base}; is the suite running "
-                                   "(`crm up`), and is --url / CRM_URL right?") from None
-    except requests.Timeout:
-        raise click.ClickException(f"the gateway at {base} did not answer in time") from None
-    if answer.status_code >= 400:
-        raise click.ClickException(problem_text(answer))
-    return answer
-
-
-def problem_text(answer) -> str:
-    """A problem document (RFC 9457) for a person: status, title and detail,
-    then one line per field error."""
-    try:
-        problem = answer.json()
-    except ValueError:
-        problem = None
-    if not isinstance(problem, dict):
-        return f"HTTP {answer.status_code}: {answer.text.strip()[:500] or answer.reason}"
-    text = f"{answer.status_code} {problem.get('title') or answer.reason}"
-    if problem.get("detail"):
-        text += f": {problem['detail']}"
-    lines = [text] + [f"  {field}: {message}" for field, message in _field_errors(problem.get("errors"))]
-    return "\n".join(lines)
-
-
-def _field_errors(errors, prefix: str = ""):
-    if isinstance(errors, dict):
-        for name, value in errors.items():
-            yield from _field_errors(value, f"{prefix}{name}" if not prefix else f"{prefix}.{name}")
-    elif isinstance(errors, list) and all(not isinstance(e, (dict, list)) for e in errors):
-        yield prefix or "-", "; ".join(str(e) for e in errors)
-    elif isinstance(errors, list):
-        for i, value in enumerate(errors):
-            yield from _field_errors(value, f"{prefix}[{i}]")
-    elif errors is not None:
-        yield prefix or "-", str(errors)
 
 
 @main.group()

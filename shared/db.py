@@ -202,6 +202,14 @@ def private_files():
             os.umask(saved)
 
 
+def private_data_dir(settings) -> None:
+    """``CRM_DATA_DIR`` (databases, the admin key) exists and is for its owner alone (0700)."""
+    with private_files():
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if settings.data_dir.stat().st_mode & 0o077:
+        settings.data_dir.chmod(0o700)
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL, or None (another backend, or in memory)."""
     parsed = make_url(url)

@@ -8,12 +8,22 @@ their own, named ``crm.<service>.<extension>``; built-ins register the same
 way as third-party plugins. The gateway, when it is installed, declares a
 :class:`GatewayManifest` through ``crm.gateway``: the kernel needs nothing else
 of it, and runs services without it.
+
+The ``crm`` command (:mod:`shared.cli`) holds only what every part needs (``up``,
+``down``, ``migrate``, ``dlq``, ``events``, ``contracts``); each distribution adds
+its own click commands or groups through ``crm.commands``, by name, e.g. the
+gateway's ``keys`` and leads' ``leads``. A service adds one with a line in its
+``pyproject.toml``: ``[project.entry-points."crm.commands"]`` ``leads =
+"services.leads.cli:leads"``; a command that talks to the gateway uses
+:mod:`shared.gateway_client`. Names are listed from the installed metadata and
+a command is imported only when it runs or its help is shown; a name the kernel
+has, or that two distributions register, is refused naming both.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import import_module
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,6 +31,7 @@ from shared.events import ConsumedEvent
 
 SERVICES_GROUP = "crm.services"
 GATEWAY_GROUP = "crm.gateway"
+COMMANDS_GROUP = "crm.commands"
 
 
 @dataclass(frozen=True)
@@ -45,8 +56,8 @@ class ServiceManifest:
 @dataclass(frozen=True)
 class GatewayManifest:
     """What the ``crm`` command needs of the gateway: its migrations, its
-    identity store's module (``new_key_string``, ``ensure_admin_key``,
-    ``create_user_with_key``) and its settings (address, admin key)."""
+    identity store's module (``new_key_string``, ``ensure_admin_key``) and its
+    settings (address, admin key)."""
     migrations: Path                        # the gateway's Alembic script directory
     identity: str                           # "gateway.identity"
     settings: str                           # "gateway.settings:load_gateway_settings"
@@ -82,6 +93,20 @@ def discover_gateway() -> GatewayManifest | None:
     for ep in entry_points(group=GATEWAY_GROUP):
         return ep.load()
     return None
+
+
+def discover_commands() -> dict[str, list[EntryPoint]]:
+    """The ``crm`` commands the installed parts register, by name, not loaded yet;
+    a name registered by two parts keeps both (the ``crm`` command refuses it)."""
+    found: dict[str, list[EntryPoint]] = {}
+    for ep in entry_points(group=COMMANDS_GROUP):
+        found.setdefault(ep.name, []).append(ep)
+    return found
+
+
+def entry_point_owner(ep: EntryPoint) -> str:
+    """Who registered ``ep``, for an error: ``crm-leads (services.leads.cli:leads)``."""
+    return f"{ep.dist.name if ep.dist else 'an unknown distribution'} ({ep.value})"
 
 
 def discover_extensions(group: str) -> dict[str, Callable[..., Any]]:

@@ -1,8 +1,12 @@
-"""The kernel's `crm migrate`, `crm up` and `crm keys` find the gateway through its entry point."""
+"""The kernel's `crm migrate` and `crm up` find the gateway through its entry point;
+`crm keys` is the gateway's own command, registered under `crm.commands`."""
 from __future__ import annotations
+
+from click.testing import CliRunner
 
 import gateway.identity
 from gateway.tests.conftest import MIGRATIONS
+from shared.cli import main
 from shared.plugins import discover_gateway
 
 
@@ -11,3 +15,12 @@ def test_the_kernel_finds_the_installed_gateway():
     assert found is not None, "crm-gateway is installed but registers no crm.gateway entry point"
     assert found.migrations == MIGRATIONS
     assert found.load_identity() is gateway.identity
+
+
+def test_crm_keys_create_makes_a_key_in_the_gateways_database(gateway_settings, sessions, monkeypatch):
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", gateway_settings.database_url("gateway"))
+    answer = CliRunner().invoke(main, ["keys", "create", "--role", "rep", "--name", "Ada (crm keys)"])
+    assert answer.exit_code == 0, answer.output
+    with sessions() as session:
+        _, user = gateway.identity.authenticate(session, answer.output.strip())
+        assert (user.name, user.role) == ("Ada (crm keys)", "rep")

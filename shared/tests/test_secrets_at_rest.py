@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Column, MetaData, String, Table, insert
 from sqlalchemy.exc import IntegrityError
 
-from shared import cli
+from shared import gateway_client
 from shared.config import load_settings
 from shared.db import make_engine
 
@@ -82,10 +82,10 @@ def test_an_existing_readable_database_is_tightened(tmp_path):
 def test_the_admin_key_file_is_created_private_not_tightened_afterwards(tmp_path, permissive_umask, monkeypatch):
     settings = replace(load_settings({}), data_dir=tmp_path / "crm")
     monkeypatch.setattr(Path, "chmod", lambda *a, **k: pytest.fail("created readable, then chmodded"))
-    key = cli.admin_key(settings, None)
+    key = gateway_client.admin_key(settings, None)
     path = settings.data_dir / "admin.key"
     assert _mode(path) == 0o600 and _mode(settings.data_dir) == 0o700
     monkeypatch.undo()
-    assert cli.admin_key(settings, None) == key == path.read_text()
+    assert gateway_client.admin_key(settings, None) == key == path.read_text()
     path.chmod(0o644)  # left readable by an older version
-    assert cli.admin_key(settings, None) == key and _mode(path) == 0o600
+    assert gateway_client.admin_key(settings, None) == key and _mode(path) == 0o600
