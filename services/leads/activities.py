@@ -14,12 +14,12 @@ from services.leads import domain, scoping
 from services.leads.calendar_feed import render_calendar
 from services.leads.commands import rescore
 from services.leads.models import Activity, Lead, Rep
-from services.leads.queries import utc_dump
 from services.leads.schemas import ActivityOut
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, as_utc, utcnow
 from shared.errors import Forbidden, Invalid, NotFound
+from shared.fields import utc_dump
 
 _out = ActivityOut()
 

@@ -25,11 +25,11 @@ from services.leads import scoping
 from services.leads.commands import build_lead, created_payload
 from services.leads.models import ImportChunk, ImportJob, ImportRowError, Lead
 from services.leads.schemas import ImportJobOut, LeadCreate
-from services.leads.queries import utc_dump
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, DomainError
+from shared.fields import utc_dump
 
 _row_schema = LeadCreate(unknown=EXCLUDE)
 _job_out = ImportJobOut()

@@ -15,6 +15,7 @@ from services.leads.scoping import lead_clause, pool_clause, visible_lead
 from shared import policy
 from shared.caller import Caller
 from shared.db import as_utc
+from shared.fields import utc_dump
 
 _lead_out = LeadOut()
 _TIMES = ("created_at", "updated_at", "last_touched_at", "converted_at")
@@ -23,15 +24,6 @@ _TIMES = ("created_at", "updated_at", "last_touched_at", "converted_at")
 def lead_dict(lead: Lead) -> dict[str, Any]:
     """The lead as the API shows it; never touches the ORM object (that would dirty it)."""
     return utc_dump(_lead_out, lead, _TIMES)
-
-
-def utc_dump(schema, obj, time_fields) -> dict[str, Any]:
-    """Dump ``obj`` with its times as aware UTC ISO 8601 (a naive time set in code is UTC)."""
-    data = schema.dump(obj)
-    for name in time_fields:
-        value = as_utc(getattr(obj, name))
-        data[name] = value.isoformat() if value is not None else None
-    return data
 
 
 def _filtered(query: Select, filters: dict) -> Select:
