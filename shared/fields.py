@@ -21,6 +21,7 @@ otherwise:
   converted to UTC; on output a time always carries its offset (a naive one is UTC).
 
 Limits apply when loading input; dumping an answer never fails on them.
+:func:`utc_dump` dumps a service's answer with its times in UTC.
 """
 from __future__ import annotations
 
@@ -28,12 +29,14 @@ import decimal as _decimal
 import math
 import re
 from datetime import datetime as _datetime, timezone as _timezone
+from typing import Any as _Any, Iterable as _Iterable
 
 from marshmallow import fields as _ma, validate as _validate
 from marshmallow.fields import *  # noqa: F401,F403  (this module stands in for marshmallow.fields)
 
 from shared.bounds import MAX_DEPTH, MAX_INT, MAX_ITEMS, MAX_STRING, MAX_YEAR, MIN_YEAR, MONEY_DIGITS, \
     MONEY_PLACES
+from shared.db import as_utc
 
 _BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 _RANGE_MESSAGE = f"must be between the years {MIN_YEAR} and {MAX_YEAR}"
@@ -267,6 +270,19 @@ class WireDateTime(_ma.DateTime):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
+def utc_dump(schema, obj, time_fields: _Iterable[str] | None = None) -> dict[str, _Any]:
+    """Dump ``obj`` through ``schema`` with its times as aware UTC ISO 8601 (a naive time set
+    in code is UTC, an aware one is converted); ``time_fields`` are the schema's own
+    date-time fields unless given. Reads ``obj``, never changes it (an ORM record stays clean)."""
+    data = schema.dump(obj)
+    if time_fields is None:
+        time_fields = [name for name, field in schema.dump_fields.items() if isinstance(field, _ma.DateTime)]
+    for name in time_fields:
+        value = as_utc(getattr(obj, name))
+        data[name] = value.isoformat() if value is not None else None
+    return data
+
+
 BOUNDED = (String, Email, List, Dict, Integer, Decimal, Date, DateTime, AwareDateTime, NaiveDateTime)
 # Fields whose input is bounded by nature.
 NATURALLY_BOUNDED = (_ma.Boolean, _ma.Time, _ma.Nested, _ma.Constant)
@@ -300,4 +316,4 @@ def _unbounded(field, where: str) -> list[str]:
 
 
 __all__ = [name for name in dir(_ma) if not name.startswith("_") and isinstance(getattr(_ma, name), type)] + [
-    "Money", "WireDateTime", "clean_text", "unbounded_fields"]
+    "Money", "WireDateTime", "clean_text", "unbounded_fields", "utc_dump"]

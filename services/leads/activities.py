@@ -12,13 +12,14 @@ from sqlalchemy import func, select
 
 from services.leads import domain, scoping
 from services.leads.calendar_feed import render_calendar
-from services.leads.leads import rescore, utc_dump
+from services.leads.leads import rescore
 from services.leads.models import Activity, Lead, Rep
 from services.leads.schemas import ActivityOut
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, as_utc, utcnow
 from shared.errors import Forbidden, Invalid, NotFound
+from shared.fields import utc_dump
 
 _out = ActivityOut()
 

@@ -22,13 +22,14 @@ from marshmallow import EXCLUDE, ValidationError
 from sqlalchemy import delete, insert, or_, select
 
 from services.leads import scoping
-from services.leads.leads import build_lead, created_payload, utc_dump
+from services.leads.leads import build_lead, created_payload
 from services.leads.models import ImportChunk, ImportJob, ImportRowError, Lead
 from services.leads.schemas import ImportJobOut, LeadCreate
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, DomainError
+from shared.fields import utc_dump
 
 _row_schema = LeadCreate(unknown=EXCLUDE)
 _job_out = ImportJobOut()

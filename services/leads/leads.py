@@ -19,6 +19,7 @@ from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
 from shared.errors import Conflict, Invalid
+from shared.fields import utc_dump
 
 EDITABLE = ("company", "contact_name", "email", "phone", "address", "territory", "source",
             "channel", "campaign", "segment", "industry", "estimated_value", "currency",
@@ -30,15 +31,6 @@ _TIMES = ("created_at", "updated_at", "last_touched_at", "converted_at")
 def lead_dict(lead: Lead) -> dict[str, Any]:
     """The lead as the API shows it; never touches the ORM object (that would dirty it)."""
     return utc_dump(_lead_out, lead, _TIMES)
-
-
-def utc_dump(schema, obj, time_fields) -> dict[str, Any]:
-    """Dump ``obj`` with its times as aware UTC ISO 8601 (a naive time set in code is UTC)."""
-    data = schema.dump(obj)
-    for name in time_fields:
-        value = as_utc(getattr(obj, name))
-        data[name] = value.isoformat() if value is not None else None
-    return data
 
 
 def record_history(session: Session, lead: Lead, caller: Caller, action: str, **details: Any) -> None:

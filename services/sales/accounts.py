@@ -13,25 +13,17 @@ from services.sales.extensions import cadence_rule
 from services.sales.models import Account, AccountContact, AccountProduct, Contact, Product, new_id
 from services.sales.roster import owner_for
 from services.sales.schemas import (ACCOUNT_SORT, CONTACT_SORT, PRODUCT_SORT, AccountIn, AccountOut, AccountPatch,
-                                    ContactOut, ContactPatch, ProductOut, load)
+                                    ContactOut, ContactPatch, FollowUpOut, ProductOut, dump, load)
 from services.sales.scoping import ordering, page, shown_to, visible, within, writable
 from shared import policy
 from shared.caller import Caller
-from shared.db import UnitOfWork, as_utc, utcnow
+from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.scoping import reach_clause
 
-_account_out, _contact_out, _product_out = AccountOut(), ContactOut(), ProductOut()
+_account_out, _follow_up_out = AccountOut(), FollowUpOut()
+_contact_out, _product_out = ContactOut(), ProductOut()
 _account_in, _account_patch, _contact_patch = AccountIn(), AccountPatch(), ContactPatch()
-
-
-def account_dict(account: Account) -> dict[str, Any]:
-    data = _account_out.dump(account)
-    data["created_at"] = as_utc(account.created_at).isoformat()
-    for name in ("next_contact_on", "last_contacted_on", "last_purchase_on"):
-        value = getattr(account, name)
-        data[name] = value.isoformat() if value else None
-    return data
 
 
 def refresh_next_contact(session, account: Account, today: date | None = None) -> None:
@@ -91,7 +83,7 @@ def create_account(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any
     if "next_contact_on" not in data:
         refresh_next_contact(uow.session, account)
     uow.emit("sales.account_created", account_created_payload(account))
-    return account_dict(account)
+    return dump(_account_out, account)
 
 
 CADENCE_INPUTS = ("competition_level", "repeat_purchase_probability", "lifecycle")
@@ -116,7 +108,7 @@ def update_account(uow: UnitOfWork, caller: Caller, account_id: str, data: dict)
         refresh_next_contact(uow.session, account)
     account.updated_at = utcnow()
     uow.session.flush()
-    return account_dict(account)
+    return dump(_account_out, account)
 
 
 def follow_ups(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
@@ -129,12 +121,12 @@ def follow_ups(session, caller: Caller, filters: dict, limit: int, offset: int) 
     if filters.get("owner_id"):
         query = query.where(Account.owner_id == filters["owner_id"])
     items, total = page(session, query, limit, offset, (Account.next_contact_on, Account.name, Account.id))
-    return {"items": [{**account_dict(a), "days_overdue": (as_of - a.next_contact_on).days} for a in items],
+    return {"items": [dump(_follow_up_out, a, days_overdue=(as_of - a.next_contact_on).days) for a in items],
             "total": total}
 
 
 def get_account(session, caller: Caller, account_id: str) -> dict[str, Any]:
-    return account_dict(visible(session, Account, caller, account_id, "account", "account.read"))
+    return dump(_account_out, visible(session, Account, caller, account_id, "account", "account.read"))
 
 
 def list_accounts(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
@@ -146,15 +138,13 @@ def list_accounts(session, caller: Caller, filters: dict, limit: int, offset: in
         query = query.where(func.lower(Account.name).like(f"%{filters['q'].lower()}%"))
     items, total = page(session, query, limit, offset,
                         ordering(Account, filters.get("sort"), ACCOUNT_SORT, "name"))
-    return {"items": [account_dict(a) for a in items], "total": total}
+    return {"items": [dump(_account_out, a) for a in items], "total": total}
 
 
-def contact_dict(session, contact: Contact) -> dict[str, Any]:
-    data = _contact_out.dump(contact)
-    data["created_at"] = as_utc(contact.created_at).isoformat()
+def contact_answer(session, contact: Contact) -> dict[str, Any]:
+    """The contact as ``ContactOut`` shows it, with the accounts it is linked to."""
     links = session.scalars(select(AccountContact).where(AccountContact.contact_id == contact.id)).all()
-    data["accounts"] = [{"account_id": link.account_id, "roles": link.roles} for link in links]
-    return data
+    return dump(_contact_out, contact, accounts=links)
 
 
 def create_contact(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
@@ -170,7 +160,7 @@ def create_contact(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any
         uow.session.flush()
         uow.session.add(AccountContact(account_id=account.id, contact_id=contact.id, roles=list(roles)))
     uow.session.flush()
-    return contact_dict(uow.session, contact)
+    return contact_answer(uow.session, contact)
 
 
 def _writable_contact(session, caller: Caller, contact_id: str) -> Contact:
@@ -191,7 +181,7 @@ def update_contact(uow: UnitOfWork, caller: Caller, contact_id: str, data: dict)
     for name, value in load(_contact_patch, data).items():
         setattr(contact, name, value)
     uow.session.flush()
-    return contact_dict(uow.session, contact)
+    return contact_answer(uow.session, contact)
 
 
 def link_contact(uow: UnitOfWork, caller: Caller, contact_id: str, account_id: str,
@@ -211,7 +201,7 @@ def link_contact(uow: UnitOfWork, caller: Caller, contact_id: str, account_id: s
     else:
         link.roles = sorted(set(roles))
     uow.session.flush()
-    return contact_dict(uow.session, contact)
+    return contact_answer(uow.session, contact)
 
 
 def visible_contacts(caller: Caller, action: str = "contact.read"):
@@ -227,7 +217,7 @@ def get_contact(session, caller: Caller, contact_id: str) -> dict[str, Any]:
                                                     visible_contacts(caller))).first()
     if contact is None:
         raise NotFound(f"contact {contact_id} not found")
-    return contact_dict(session, contact)
+    return contact_answer(session, contact)
 
 
 def list_contacts(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
@@ -239,7 +229,7 @@ def list_contacts(session, caller: Caller, filters: dict, limit: int, offset: in
         query = query.where(func.lower(Contact.name).like(f"%{filters['q'].lower()}%"))
     items, total = page(session, query, limit, offset,
                         ordering(Contact, filters.get("sort"), CONTACT_SORT, "name"))
-    return {"items": [contact_dict(session, c) for c in items], "total": total}
+    return {"items": [contact_answer(session, c) for c in items], "total": total}
 
 
 def create_product(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
@@ -250,7 +240,7 @@ def create_product(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any
                                      "unit_cost": Decimal(str(data["unit_cost"]))})
     uow.session.add(product)
     uow.session.flush()
-    return shown_to(caller, _product_out.dump(product))
+    return shown_to(caller, dump(_product_out, product))
 
 
 def update_product(uow: UnitOfWork, caller: Caller, product_id: str, data: dict) -> dict[str, Any]:
@@ -263,7 +253,7 @@ def update_product(uow: UnitOfWork, caller: Caller, product_id: str, data: dict)
     for name, value in data.items():
         setattr(product, name, Decimal(str(value)) if name in ("list_price", "unit_cost") else value)
     uow.session.flush()
-    return shown_to(caller, _product_out.dump(product))
+    return shown_to(caller, dump(_product_out, product))
 
 
 def list_products(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
@@ -280,4 +270,4 @@ def list_products(session, caller: Caller, filters: dict, limit: int, offset: in
         query = query.where(or_(func.lower(Product.name).like(needle), func.lower(Product.sku).like(needle)))
     items, total = page(session, query, limit, offset,
                         ordering(Product, filters.get("sort"), PRODUCT_SORT, "sku"))
-    return {"items": [shown_to(caller, _product_out.dump(p)) for p in items], "total": total}
+    return {"items": [shown_to(caller, dump(_product_out, p)) for p in items], "total": total}

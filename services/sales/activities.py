@@ -15,7 +15,7 @@ from sqlalchemy import select
 from services.sales.accounts import refresh_next_contact
 from services.sales.models import Account, Activity, Opportunity, new_id
 from services.sales.roster import owner_for
-from services.sales.schemas import ACTIVITY_SORT
+from services.sales.schemas import ACTIVITY_SORT, SalesActivityOut, dump
 from services.sales.scoping import ordering, page, visible, within, writable
 from shared import policy
 from shared.caller import Caller
@@ -24,19 +24,7 @@ from shared.errors import Conflict, Invalid
 
 
 ACTIVITY_TYPES = ("call", "meeting", "email", "task")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
-
-
-def activity_dict(activity: Activity) -> dict[str, Any]:
-    return {"id": activity.id, "account_id": activity.account_id, "opportunity_id": activity.opportunity_id,
-            "type": activity.type, "subject": activity.subject, "owner_id": activity.owner_id,
-            "due_at": _iso(activity.due_at), "duration_minutes": activity.duration_minutes,
-            "cost": str(activity.cost) if activity.cost is not None else None, "currency": activity.currency,
-            "outcome": activity.outcome, "outcome_at": _iso(activity.outcome_at), "notes": activity.notes,
-            "created_at": _iso(activity.created_at)}
+_activity_out = SalesActivityOut()
 
 
 def _logged_payload(activity: Activity) -> dict[str, Any]:
@@ -89,7 +77,7 @@ def log_activity(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
         activity.outcome, activity.outcome_at = _outcome(data["outcome"]), now
         _contacted(uow, account, activity)
     session.flush()
-    return activity_dict(activity)
+    return dump(_activity_out, activity)
 
 
 def _time(value) -> datetime | None:
@@ -113,7 +101,7 @@ def record_outcome(uow: UnitOfWork, caller: Caller, activity_id: str, outcome: s
         raise Conflict("the activity already has an outcome", extra={"outcome": activity.outcome})
     activity.outcome, activity.outcome_at = _outcome(outcome), utcnow()
     _contacted(uow, session.get(Account, activity.account_id, with_for_update=True), activity)
-    return activity_dict(activity)
+    return dump(_activity_out, activity)
 
 
 def list_activities(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
@@ -125,4 +113,4 @@ def list_activities(session, caller: Caller, filters: dict, limit: int, offset: 
         query = query.where(Activity.outcome.is_(None) if filters["open"] else Activity.outcome.is_not(None))
     items, total = page(session, query, limit, offset,
                         ordering(Activity, filters.get("sort"), ACTIVITY_SORT, "-due_at"))
-    return {"items": [activity_dict(a) for a in items], "total": total}
+    return {"items": [dump(_activity_out, a) for a in items], "total": total}

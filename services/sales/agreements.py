@@ -14,36 +14,25 @@ from services.sales import billing, domain
 from services.sales.accounts import record_purchase
 from services.sales.models import Account, Contract, Opportunity, OpportunityLine, Quote, new_id
 from services.sales.opportunities import close, line_dicts
-from services.sales.schemas import CONTRACT_SORT
+from services.sales.schemas import CONTRACT_SORT, ContractOut, QuoteOut, dump
 from services.sales.scoping import ordering, page, shown_to, visible, within, writable
 from shared import policy
 from shared.caller import Caller
-from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
+from shared.db import UnitOfWork, check_version, flush_versioned, utcnow
 from shared.errors import Conflict, Invalid
 
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
+_quote_out, _contract_out = QuoteOut(), ContractOut()
 
 
-def quote_dict(caller: Caller, quote: Quote, contract_id: str | None = None) -> dict[str, Any]:
-    """The quote as ``caller`` may see it (costs only with ``cost.read``)."""
-    return shown_to(caller, {"id": quote.id, "opportunity_id": quote.opportunity_id, "version": quote.version,
-            "status": quote.status, "valid_until": quote.valid_until.isoformat(), "lines": quote.lines,
-            "amount": str(quote.amount), "cost": str(quote.cost), "currency": quote.currency,
-            "contract_id": contract_id, "created_at": as_utc(quote.created_at).isoformat()})
+def quote_answer(caller: Caller, quote: Quote, contract_id: str | None = None) -> dict[str, Any]:
+    """The quote as ``caller`` may see it (costs only with ``cost.read``); ``contract_id``
+    is the contract its acceptance has just drafted."""
+    return shown_to(caller, dump(_quote_out, quote, contract_id=contract_id))
 
 
-def contract_dict(caller: Caller, contract: Contract) -> dict[str, Any]:
+def contract_answer(caller: Caller, contract: Contract) -> dict[str, Any]:
     """The contract as ``caller`` may see it (costs only with ``cost.read``)."""
-    return shown_to(caller, {"id": contract.id, "account_id": contract.account_id, "opportunity_id": contract.opportunity_id,
-            "quote_id": contract.quote_id, "owner_id": contract.owner_id, "status": contract.status,
-            "start_date": contract.start_date.isoformat(), "end_date": _iso(contract.end_date),
-            "currency": contract.currency, "total": str(contract.total), "cost": str(contract.cost),
-            "lines": contract.lines, "billing_frequency": contract.billing_frequency,
-            "schedule": contract.schedule, "version": contract.version,
-            "signed_at": _iso(as_utc(contract.signed_at)), "terminated_at": _iso(as_utc(contract.terminated_at)),
-            "termination_reason": contract.termination_reason})
+    return shown_to(caller, dump(_contract_out, contract))
 
 
 def create_quote(uow: UnitOfWork, caller: Caller, opportunity_id: str, valid_until) -> dict[str, Any]:
@@ -67,7 +56,7 @@ def create_quote(uow: UnitOfWork, caller: Caller, opportunity_id: str, valid_unt
                   currency=opportunity.currency, created_at=utcnow())
     session.add(quote)
     session.flush()
-    return quote_dict(caller, quote)
+    return quote_answer(caller, quote)
 
 
 def _quote(uow: UnitOfWork, caller: Caller, quote_id: str) -> tuple[Quote, Opportunity]:
@@ -88,10 +77,10 @@ def decide_quote(uow: UnitOfWork, caller: Caller, quote_id: str, target: str) ->
     quote.status = target
     if target == domain.QuoteStatus.SENT.value:
         quote.sent_at = utcnow()
-        return quote_dict(caller, quote)
+        return quote_answer(caller, quote)
     quote.decided_at = utcnow()
     if target != domain.QuoteStatus.ACCEPTED.value:
-        return quote_dict(caller, quote)
+        return quote_answer(caller, quote)
     close(uow, opportunity, "won")
     uow.session.get(Account, opportunity.account_id).lifecycle = domain.Lifecycle.CUSTOMER.value
     contract = Contract(id=new_id(), account_id=opportunity.account_id, opportunity_id=opportunity.id,
@@ -103,13 +92,13 @@ def decide_quote(uow: UnitOfWork, caller: Caller, quote_id: str, target: str) ->
                                            today, None, None), created_at=utcnow())
     uow.session.add(contract)
     uow.session.flush()
-    return quote_dict(caller, quote, contract.id)
+    return quote_answer(caller, quote, contract.id)
 
 
 def list_quotes(session, caller: Caller, opportunity_id: str) -> list[dict[str, Any]]:
     visible(session, Opportunity, caller, opportunity_id, "opportunity", "quote.read")
     quotes = session.scalars(select(Quote).where(Quote.opportunity_id == opportunity_id).order_by(Quote.version))
-    return [quote_dict(caller, q) for q in quotes]
+    return [quote_answer(caller, q) for q in quotes]
 
 
 def _schedule(frequency, total, currency, start, end, instalments) -> list[dict[str, str]]:
@@ -135,7 +124,7 @@ def create_contract(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, An
                                            start, end, data.get("instalments")), created_at=utcnow())
     uow.session.add(contract)
     uow.session.flush()
-    return contract_dict(caller, contract)
+    return contract_answer(caller, contract)
 
 
 def _writable(uow: UnitOfWork, caller: Caller, contract_id: str) -> Contract:
@@ -156,7 +145,7 @@ def update_contract(uow: UnitOfWork, caller: Caller, contract_id: str, data: dic
     contract.start_date, contract.end_date, contract.billing_frequency = start, end, frequency
     contract.schedule = schedule
     flush_versioned(uow.session, "contract", contract_id)
-    return contract_dict(caller, contract)
+    return contract_answer(caller, contract)
 
 
 def sign_contract(uow: UnitOfWork, caller: Caller, contract_id: str) -> dict[str, Any]:
@@ -174,7 +163,7 @@ def sign_contract(uow: UnitOfWork, caller: Caller, contract_id: str) -> dict[str
         "billing_frequency": contract.billing_frequency,
         "billing_schedule": [{"due_date": date.fromisoformat(i["due_date"]), "amount": i["amount"]}
                              for i in contract.schedule]})
-    return contract_dict(caller, contract)
+    return contract_answer(caller, contract)
 
 
 def terminate_contract(uow: UnitOfWork, caller: Caller, contract_id: str, terminated_on, reason: str) -> dict[str, Any]:
@@ -188,11 +177,11 @@ def terminate_contract(uow: UnitOfWork, caller: Caller, contract_id: str, termin
     uow.session.flush()
     uow.emit("sales.contract_terminated", {"contract_id": contract.id, "account_id": contract.account_id,
                                            "terminated_on": when, "reason": reason})
-    return contract_dict(caller, contract)
+    return contract_answer(caller, contract)
 
 
 def get_contract(session, caller: Caller, contract_id: str) -> dict[str, Any]:
-    return contract_dict(caller, visible(session, Contract, caller, contract_id, "contract", "contract.read"))
+    return contract_answer(caller, visible(session, Contract, caller, contract_id, "contract", "contract.read"))
 
 
 def list_contracts(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
@@ -208,4 +197,4 @@ def list_contracts(session, caller: Caller, filters: dict, limit: int, offset: i
                             Contract.end_date.between(today, today + timedelta(days=filters["renewal_within_days"])))
     items, total = page(session, query, limit, offset,
                         ordering(Contract, filters.get("sort"), CONTRACT_SORT, "end_date"))
-    return {"items": [contract_dict(caller, c) for c in items], "total": total}
+    return {"items": [contract_answer(caller, c) for c in items], "total": total}

@@ -11,15 +11,16 @@ from services.sales import domain
 from services.sales.models import Account, Opportunity, OpportunityLine, StageChange, new_id
 from services.sales.pipelines import get_pipeline, stage_of
 from services.sales.roster import owner_for
-from services.sales.schemas import OPPORTUNITY_SORT
+from services.sales.schemas import OPPORTUNITY_SORT, OpportunityOut, dump
 from services.sales.scoping import ordering, page, shown_to, visible, within, writable
 from shared import policy
 from shared.caller import Caller
-from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
+from shared.db import UnitOfWork, check_version, flush_versioned, utcnow
 from shared.errors import Conflict, Invalid
 
 FIELDS = ("name", "contact_id", "decision_maker_id", "amount", "currency", "expected_close_date",
           "next_step", "competitors", "budget_confirmed", "notes")
+_opportunity_out = OpportunityOut()
 
 
 def _lines(session, opportunity: Opportunity) -> list[OpportunityLine]:
@@ -28,6 +29,7 @@ def _lines(session, opportunity: Opportunity) -> list[OpportunityLine]:
 
 
 def line_dicts(lines) -> list[dict[str, Any]]:
+    """Lines as quotes and contracts store them and ``sales.opportunity_created`` carries them."""
     return [{"product_id": line.product_id, "description": line.description,
              "quantity": str(line.quantity), "unit_price": str(line.unit_price),
              "discount_pct": str(line.discount_pct), "unit_cost": str(line.unit_cost),
@@ -40,30 +42,19 @@ def _domain_lines(rows) -> list[domain.Line]:
             for r in rows]
 
 
-def opportunity_dict(session, caller: Caller, opportunity: Opportunity) -> dict[str, Any]:
+def opportunity_answer(session, caller: Caller, opportunity: Opportunity) -> dict[str, Any]:
     """The opportunity as ``caller`` may see it (unit costs and margins only with ``cost.read``)."""
     pipeline = get_pipeline(session, opportunity.pipeline_id)
     stage = stage_of(pipeline, opportunity.stage_key)
     lines = _domain_lines(_lines(session, opportunity))
     history = session.scalars(select(StageChange).where(StageChange.opportunity_id == opportunity.id)
                               .order_by(StageChange.at, StageChange.id)).all()
-    return shown_to(caller, {
-        "id": opportunity.id, "name": opportunity.name, "account_id": opportunity.account_id,
-        **{f: getattr(opportunity, f) for f in ("contact_id", "decision_maker_id", "owner_id", "team_id",
-                                                "partner_id", "source", "pipeline_id", "status",
-                                                "currency", "next_step", "budget_confirmed", "notes",
-                                                "lost_reason", "lost_to_competitor", "version")},
-        "stage": opportunity.stage_key,
-        "probability": domain.effective_probability(stage, opportunity.probability_override),
-        "amount": str(opportunity.amount) if opportunity.amount is not None else None,
-        "expected_close_date": opportunity.expected_close_date.isoformat() if opportunity.expected_close_date else None,
-        "competitors": list(opportunity.competitors or []),
-        "lines": line_dicts(lines),
-        "totals": {k: str(v) for k, v in domain.totals(lines).items()},
-        "stage_history": [{"from": h.from_stage, "to": h.to_stage, "actor_id": h.actor_id,
-                           "at": as_utc(h.at).isoformat()} for h in history],
-        "created_at": as_utc(opportunity.created_at).isoformat(),
-    })
+    return shown_to(caller, dump(
+        _opportunity_out, opportunity, stage=opportunity.stage_key,
+        probability=domain.effective_probability(stage, opportunity.probability_override),
+        competitors=opportunity.competitors or [], lines=lines, totals=domain.totals(lines),
+        stage_history=[{"from": h.from_stage, "to": h.to_stage, "actor_id": h.actor_id, "at": h.at}
+                       for h in history]))
 
 
 def gate_view(opportunity: Opportunity, lines: list) -> dict[str, Any]:
@@ -150,12 +141,12 @@ def create_opportunity(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str,
     if data.get("owner_id") not in (None, account.owner_id):
         owner_for(uow.session, caller, "opportunity.write", data["owner_id"])
     opportunity = open_opportunity(uow, account, data, caller.user_id)
-    return opportunity_dict(uow.session, caller, opportunity)
+    return opportunity_answer(uow.session, caller, opportunity)
 
 
 def get_opportunity(session, caller: Caller, opportunity_id: str) -> dict[str, Any]:
     opportunity = visible(session, Opportunity, caller, opportunity_id, "opportunity", "opportunity.read")
-    return opportunity_dict(session, caller, opportunity)
+    return opportunity_answer(session, caller, opportunity)
 
 
 def list_opportunities(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
@@ -167,7 +158,7 @@ def list_opportunities(session, caller: Caller, filters: dict, limit: int, offse
             query = query.where(column == filters[name])
     items, total = page(session, query, limit, offset,
                         ordering(Opportunity, filters.get("sort"), OPPORTUNITY_SORT, "-created_at"))
-    return {"items": [opportunity_dict(session, caller, o) for o in items], "total": total}
+    return {"items": [opportunity_answer(session, caller, o) for o in items], "total": total}
 
 
 def _writable(uow: UnitOfWork, caller: Caller, opportunity_id: str) -> Opportunity:
@@ -187,7 +178,7 @@ def update_opportunity(uow: UnitOfWork, caller: Caller, opportunity_id: str, dat
             _set_lines(session, opportunity, data["lines"])
     opportunity.updated_at = utcnow()
     flush_versioned(session, "opportunity", opportunity_id)
-    return opportunity_dict(session, caller, opportunity)
+    return opportunity_answer(session, caller, opportunity)
 
 
 def move_stage(uow: UnitOfWork, caller: Caller, opportunity_id: str, target_key: str) -> dict[str, Any]:
@@ -206,7 +197,7 @@ def move_stage(uow: UnitOfWork, caller: Caller, opportunity_id: str, target_key:
         "opportunity_id": opportunity.id, "from_stage": current.key, "to_stage": target.key,
         "probability": domain.effective_probability(target, opportunity.probability_override),
         "amount": opportunity.amount, "currency": opportunity.currency})
-    return opportunity_dict(session, caller, opportunity)
+    return opportunity_answer(session, caller, opportunity)
 
 
 def close(uow: UnitOfWork, opportunity: Opportunity, outcome: str, reason: str | None = None,
@@ -227,11 +218,11 @@ def mark_won(uow: UnitOfWork, caller: Caller, opportunity_id: str) -> dict[str, 
     close(uow, opportunity, "won")
     account = uow.session.get(Account, opportunity.account_id)
     account.lifecycle = domain.Lifecycle.CUSTOMER.value
-    return opportunity_dict(uow.session, caller, opportunity)
+    return opportunity_answer(uow.session, caller, opportunity)
 
 
 def mark_lost(uow: UnitOfWork, caller: Caller, opportunity_id: str, reason: str,
               competitor: str | None) -> dict[str, Any]:
     opportunity = _writable(uow, caller, opportunity_id)
     close(uow, opportunity, "lost", reason, competitor)
-    return opportunity_dict(uow.session, caller, opportunity)
+    return opportunity_answer(uow.session, caller, opportunity)

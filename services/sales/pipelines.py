@@ -8,14 +8,13 @@ from sqlalchemy import select, update
 
 from services.sales import domain
 from services.sales.models import Pipeline, new_id
+from services.sales.schemas import PipelineOut, dump
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork
 from shared.errors import Conflict, Invalid, NotFound
 
-def pipeline_dict(pipeline: Pipeline) -> dict[str, Any]:
-    return {"id": pipeline.id, "name": pipeline.name, "line_of_business": pipeline.line_of_business,
-            "is_default": pipeline.is_default, "stages": pipeline.stages}
+_pipeline_out = PipelineOut()
 
 
 def stages_of(pipeline: Pipeline) -> list[domain.Stage]:
@@ -48,7 +47,7 @@ def create_pipeline(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, An
                         is_default=bool(data.get("is_default")), stages=_stored(stages))
     session.add(pipeline)
     session.flush()
-    return pipeline_dict(pipeline)
+    return dump(_pipeline_out, pipeline)
 
 
 def default_pipeline(session) -> Pipeline:
@@ -72,4 +71,4 @@ def get_pipeline(session, pipeline_id: str | None) -> Pipeline:
 def list_pipelines(session, caller: Caller) -> list[dict[str, Any]]:
     """Every pipeline with its stages (not for partners)."""
     policy.require(caller, "pipeline.read")
-    return [pipeline_dict(p) for p in session.scalars(select(Pipeline).order_by(Pipeline.name))]
+    return [dump(_pipeline_out, p) for p in session.scalars(select(Pipeline).order_by(Pipeline.name))]

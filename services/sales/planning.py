@@ -137,6 +137,6 @@ def consolidate(targets: Iterable[Mapping], level: str) -> list[dict]:
     for (group, period, start, currency), sums in sorted(groups.items(), key=lambda kv: (
             str(kv[0][2]), str(kv[0][0] or ""), kv[0][3])):
         rows.append({"level": level, "group_id": group, "period": period, "period_start": start,
-                     "currency": currency, "planned_revenue": str(money(sums["revenue"])),
-                     "planned_margin": str(money(sums["margin"])), "targets": sums["targets"]})
+                     "currency": currency, "planned_revenue": money(sums["revenue"]),
+                     "planned_margin": money(sums["margin"]), "targets": sums["targets"]})
     return rows

@@ -1,5 +1,10 @@
 """Marshmallow schemas of the sales service: RPC payloads, reused by the gateway
-for validation and the OpenAPI document."""
+for validation and the OpenAPI document.
+
+The service dumps each answer through the ``...Out`` schema the API documents
+(:func:`dump`); the gateway dumps what it receives through the same schema again,
+so an ``...Out`` schema reads the keys it writes (no ``attribute`` renaming) and
+its time fields are :class:`~shared.fields.WireDateTime`."""
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, validate
@@ -7,7 +12,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, validate
 from shared import fields
 from shared.bounds import MAX_OFFSET
 from shared.errors import Invalid
-from shared.fields import WireDateTime
+from shared.fields import WireDateTime, utc_dump
 
 Currency = lambda **kw: fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as EUR"), **kw)  # noqa: E731
 Amount = lambda **kw: fields.Money(validate=validate.Range(min=0), **kw)  # noqa: E731
@@ -20,6 +25,27 @@ def load(schema: Schema, data: dict) -> dict:
         return schema.load(data)
     except ValidationError as exc:
         raise Invalid("some fields are not valid", errors=exc.messages) from None
+
+
+class _Beside:
+    """A record as a schema reads it, with values computed beside it taking precedence."""
+
+    __slots__ = ("_record", "_computed")
+
+    def __init__(self, record, computed: dict):
+        self._record, self._computed = record, computed
+
+    def __getattr__(self, name: str):
+        if name in self._computed:
+            return self._computed[name]
+        return getattr(self._record, name)
+
+
+def dump(schema: Schema, record, **computed) -> dict:
+    """``record`` as ``schema`` shows it: the answer of a use case, times in UTC.
+    ``computed`` gives the fields the record does not hold itself (an opportunity's
+    totals, a contact's accounts). ``record`` is only read, never changed."""
+    return utc_dump(schema, _Beside(record, computed) if computed else record)
 
 
 ACCOUNT_SORT = ("name", "created_at", "next_contact_on", "lifetime_value", "last_purchase_on")
@@ -136,6 +162,11 @@ class ContactRoles(Strict):
         required=True, metadata={"description": "the contact's roles at this account; empty unlinks"})
 
 
+class ContactAccountOut(Schema):
+    account_id = fields.String()
+    roles = fields.List(fields.String())
+
+
 class ContactOut(Schema):
     id = fields.String()
     name = fields.String()
@@ -143,7 +174,8 @@ class ContactOut(Schema):
     phone = fields.String(allow_none=True)
     interests = fields.List(fields.String())
     topics = fields.List(fields.String())
-    accounts = fields.List(fields.Dict())
+    accounts = fields.List(fields.Nested(ContactAccountOut), metadata={
+        "description": "the accounts it is linked to, with its roles at each"})
     created_at = WireDateTime()
 
 
@@ -256,6 +288,33 @@ class OpportunityPatch(OpportunityFields):
     version = fields.Integer(required=True)
 
 
+class LineOut(Schema):
+    """A line as an opportunity, quote or contract shows it (unit cost only with cost.read)."""
+    product_id = fields.String(allow_none=True)
+    description = fields.String()
+    quantity = fields.Decimal(as_string=True)
+    unit_price = fields.Decimal(as_string=True)
+    discount_pct = fields.Decimal(as_string=True)
+    unit_cost = fields.Decimal(as_string=True)
+    net = fields.Decimal(as_string=True)
+
+
+class OpportunityTotals(Schema):
+    """Of all lines; cost and margins only with cost.read."""
+    amount = fields.Decimal(as_string=True)
+    cost = fields.Decimal(as_string=True)
+    margin = fields.Decimal(as_string=True)
+    margin_pct = fields.Decimal(as_string=True)
+
+
+class StageChangeOut(Schema):
+    from_ = fields.String(attribute="from", data_key="from", allow_none=True,
+                          metadata={"description": "null for the first stage"})
+    to = fields.String()
+    actor_id = fields.String(allow_none=True)
+    at = WireDateTime()
+
+
 class OpportunityOut(Schema):
     id = fields.String()
     name = fields.String()
@@ -279,9 +338,9 @@ class OpportunityOut(Schema):
     notes = fields.String(allow_none=True)
     lost_reason = fields.String(allow_none=True)
     lost_to_competitor = fields.String(allow_none=True)
-    lines = fields.List(fields.Dict())
-    totals = fields.Dict()
-    stage_history = fields.List(fields.Dict())
+    lines = fields.List(fields.Nested(LineOut))
+    totals = fields.Nested(OpportunityTotals)
+    stage_history = fields.List(fields.Nested(StageChangeOut))
     version = fields.Integer()
     created_at = WireDateTime()
 
@@ -315,7 +374,7 @@ class QuoteOut(Schema):
     version = fields.Integer()
     status = fields.String()
     valid_until = fields.String()
-    lines = fields.List(fields.Dict())
+    lines = fields.List(fields.Nested(LineOut))
     amount = fields.Decimal(as_string=True)
     cost = fields.Decimal(as_string=True)
     currency = fields.String()
@@ -359,7 +418,7 @@ class ContractOut(Schema):
     currency = fields.String()
     total = fields.Decimal(as_string=True)
     cost = fields.Decimal(as_string=True)
-    lines = fields.List(fields.Dict())
+    lines = fields.List(fields.Nested(LineOut))
     billing_frequency = fields.String()
     schedule = fields.List(fields.Dict())
     version = fields.Integer()
@@ -503,6 +562,13 @@ class TargetPatch(Strict):
     lines = fields.List(fields.Nested(TargetLineIn), validate=validate.Length(min=1))
 
 
+class TargetTotals(Schema):
+    revenue = fields.Decimal(as_string=True)
+    margin = fields.Decimal(as_string=True)
+    planned_revenue = fields.Decimal(as_string=True)
+    planned_margin = fields.Decimal(as_string=True)
+
+
 class TargetOut(Schema):
     id = fields.String()
     owner_id = fields.String()
@@ -514,7 +580,8 @@ class TargetOut(Schema):
     currency = fields.String()
     lines = fields.List(fields.Dict())
     status = fields.String()
-    totals = fields.Dict(metadata={"description": "revenue and margin of all lines; planned_* without doubtful ones"})
+    totals = fields.Nested(TargetTotals, metadata={
+        "description": "revenue and margin of all lines; planned_* without doubtful ones"})
     review_note = fields.String(allow_none=True)
     submitted_at = WireDateTime(allow_none=True)
     approved_at = WireDateTime(allow_none=True)

@@ -18,18 +18,19 @@ from typing import Any
 from sqlalchemy import String, cast, false, func, or_, select
 
 from services.sales import domain
-from services.sales.accounts import account_dict, contact_dict, visible_contacts
+from services.sales.accounts import contact_answer, visible_contacts
 from services.sales.models import Account, AccountContact, AccountProduct, Contact, Product, Selection, new_id
-from services.sales.schemas import SelectionCriteria, load
+from services.sales.schemas import AccountOut, SelectionCriteria, SelectionOut, dump, load
 from services.sales.scoping import page, visible, within
 from shared import policy
 from shared.caller import Caller
-from shared.db import UnitOfWork, as_utc, utcnow
+from shared.db import UnitOfWork, utcnow
 from shared.errors import Conflict, Invalid
 
 TARGETS = ("accounts", "contacts")
 ACCOUNT_FIELDS = ("segment", "industry", "line_of_business", "territory", "lifecycle", "owner_id")
 _criteria = SelectionCriteria()
+_account_out, _selection_out = AccountOut(), SelectionOut()
 
 
 def _has_any(column, values) -> Any:
@@ -104,14 +105,9 @@ def search(session, caller: Caller, target: str, criteria: dict, limit: int, off
     criteria = load(_criteria, criteria)
     query, order = _query(caller, target, criteria)
     items, total = page(session, query, limit, offset, order)
-    render = account_dict if target == "accounts" else (lambda c: contact_dict(session, c))
-    return {"items": [render(item) for item in items], "total": total}
-
-
-def selection_dict(selection: Selection, count: int | None = None) -> dict[str, Any]:
-    return {"id": selection.id, "name": selection.name, "target": selection.target,
-            "criteria": selection.criteria, "owner_id": selection.owner_id, "count": count,
-            "created_at": as_utc(selection.created_at).isoformat()}
+    if target == "accounts":
+        return {"items": [dump(_account_out, account) for account in items], "total": total}
+    return {"items": [contact_answer(session, contact) for contact in items], "total": total}
 
 
 def save_selection(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
@@ -126,7 +122,7 @@ def save_selection(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any
     uow.session.add(selection)
     uow.session.flush()
     query, _ = _query(caller, selection.target, criteria)
-    return selection_dict(selection, _count(uow.session, query))
+    return dump(_selection_out, selection, count=_count(uow.session, query))
 
 
 def _count(session, query) -> int:
@@ -136,13 +132,14 @@ def _count(session, query) -> int:
 def list_selections(session, caller: Caller, limit: int, offset: int) -> dict[str, Any]:
     query = within(select(Selection), Selection, caller, "selection.read")
     items, total = page(session, query, limit, offset, (Selection.name, Selection.id))
-    return {"items": [selection_dict(s) for s in items], "total": total}
+    # count stays null in a list: it would run every selection's criteria
+    return {"items": [dump(_selection_out, s, count=None) for s in items], "total": total}
 
 
 def get_selection(session, caller: Caller, selection_id: str) -> dict[str, Any]:
     selection = visible(session, Selection, caller, selection_id, "selection", "selection.read")
     query, _ = _query(caller, selection.target, selection.criteria)
-    return selection_dict(selection, _count(session, query))
+    return dump(_selection_out, selection, count=_count(session, query))
 
 
 def selection_results(session, caller: Caller, selection_id: str, limit: int, offset: int) -> dict[str, Any]:

@@ -9,27 +9,20 @@ from sqlalchemy import select
 from services.sales import domain, planning
 from services.sales.models import Target, new_id
 from services.sales.roster import owner_for
-from services.sales.schemas import TARGET_SORT
+from services.sales.schemas import TARGET_SORT, ConsolidatedRow, TargetOut, dump
 from services.sales.scoping import ordering, page, visible, within
 from shared import policy
 from shared.caller import Caller
-from shared.db import UnitOfWork, as_utc, check_version, flush_versioned, utcnow
+from shared.db import UnitOfWork, check_version, flush_versioned, utcnow
 from shared.errors import Conflict
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
+_target_out, _consolidated_out = TargetOut(), ConsolidatedRow(many=True)
 
 
-def target_dict(target: Target) -> dict[str, Any]:
-    return {"id": target.id, "owner_id": target.owner_id, "team_id": target.team_id,
-            "branch_id": target.branch_id, "period": target.period,
-            "period_start": target.period_start.isoformat(), "period_end": target.period_end.isoformat(),
-            "currency": target.currency, "lines": target.lines, "status": target.status,
-            "totals": {k: str(v) for k, v in planning.plan_totals(target.lines).items()},
-            "review_note": target.review_note, "submitted_at": _iso(as_utc(target.submitted_at)),
-            "approved_at": _iso(as_utc(target.approved_at)), "approved_by": target.approved_by,
-            "version": target.version, "created_at": as_utc(target.created_at).isoformat()}
+def target_answer(target: Target) -> dict[str, Any]:
+    """The target as ``TargetOut`` shows it, with the totals of its lines."""
+    return dump(_target_out, target, totals=planning.plan_totals(target.lines))
 
 
 def create_target(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]:
@@ -53,7 +46,7 @@ def create_target(uow: UnitOfWork, caller: Caller, data: dict) -> dict[str, Any]
                     created_by=caller.user_id, created_at=utcnow())
     uow.session.add(target)
     uow.session.flush()
-    return target_dict(target)
+    return target_answer(target)
 
 
 def _target(uow: UnitOfWork, caller: Caller, target_id: str) -> Target:
@@ -80,7 +73,7 @@ def update_target(uow: UnitOfWork, caller: Caller, target_id: str, data: dict) -
     if data.get("currency"):
         target.currency = data["currency"]
     flush_versioned(uow.session, "target", target_id)
-    return target_dict(target)
+    return target_answer(target)
 
 
 def submit_target(uow: UnitOfWork, caller: Caller, target_id: str) -> dict[str, Any]:
@@ -89,7 +82,7 @@ def submit_target(uow: UnitOfWork, caller: Caller, target_id: str) -> dict[str, 
     planning.check_target_transition(planning.TargetStatus(target.status), planning.TargetStatus.SUBMITTED)
     target.status, target.submitted_at = planning.TargetStatus.SUBMITTED.value, utcnow()
     flush_versioned(uow.session, "target", target_id)
-    return target_dict(target)
+    return target_answer(target)
 
 
 def reject_target(uow: UnitOfWork, caller: Caller, target_id: str, note: str) -> dict[str, Any]:
@@ -99,7 +92,7 @@ def reject_target(uow: UnitOfWork, caller: Caller, target_id: str, note: str) ->
     planning.check_target_transition(planning.TargetStatus(target.status), planning.TargetStatus.DRAFT)
     target.status, target.review_note = planning.TargetStatus.DRAFT.value, note
     flush_versioned(uow.session, "target", target_id)
-    return target_dict(target)
+    return target_answer(target)
 
 
 def approve_target(uow: UnitOfWork, caller: Caller, target_id: str) -> dict[str, Any]:
@@ -119,11 +112,11 @@ def approve_target(uow: UnitOfWork, caller: Caller, target_id: str) -> dict[str,
         "period_end": target.period_end, "currency": target.currency,
         "revenue": totals["planned_revenue"], "margin": totals["planned_margin"],
         "lines": [line for line in target.lines if not line["doubtful"]], "approved_by": target.approved_by})
-    return target_dict(target)
+    return target_answer(target)
 
 
 def get_target(session, caller: Caller, target_id: str) -> dict[str, Any]:
-    return target_dict(visible(session, Target, caller, target_id, "target", "target.read"))
+    return target_answer(visible(session, Target, caller, target_id, "target", "target.read"))
 
 
 def _filtered(caller: Caller, filters: dict):
@@ -141,7 +134,7 @@ def _filtered(caller: Caller, filters: dict):
 def list_targets(session, caller: Caller, filters: dict, limit: int, offset: int) -> dict[str, Any]:
     items, total = page(session, _filtered(caller, filters), limit, offset,
                         ordering(Target, filters.get("sort"), TARGET_SORT, "period_start"))
-    return {"items": [target_dict(t) for t in items], "total": total}
+    return {"items": [target_answer(t) for t in items], "total": total}
 
 
 def consolidated_targets(session, caller: Caller, filters: dict, level: str) -> list[dict[str, Any]]:
@@ -149,6 +142,6 @@ def consolidated_targets(session, caller: Caller, filters: dict, level: str) -> 
     unless ``status`` asks for another stage of the flow."""
     filters = {"status": planning.TargetStatus.APPROVED.value, **{k: v for k, v in filters.items() if v}}
     targets = session.scalars(_filtered(caller, filters)).all()
-    return planning.consolidate(({"owner_id": t.owner_id, "team_id": t.team_id, "branch_id": t.branch_id,
-                                  "period": t.period, "period_start": t.period_start.isoformat(),
-                                  "currency": t.currency, "lines": t.lines} for t in targets), level)
+    return _consolidated_out.dump(planning.consolidate(
+        ({"owner_id": t.owner_id, "team_id": t.team_id, "branch_id": t.branch_id, "period": t.period,
+          "period_start": t.period_start, "currency": t.currency, "lines": t.lines} for t in targets), level))
