@@ -26,7 +26,7 @@ _quote_out, _contract_out = QuoteOut(), ContractOut()
 
 def quote_answer(caller: Caller, quote: Quote, contract_id: str | None = None) -> dict[str, Any]:
     """The quote as ``caller`` may see it (costs only with ``cost.read``); ``contract_id``
-    is the contract its acceptance has just drafted."""
+    is the contract its acceptance drafted, if any."""
     return shown_to(caller, dump(_quote_out, quote, contract_id=contract_id))
 
 
@@ -97,8 +97,11 @@ def decide_quote(uow: UnitOfWork, caller: Caller, quote_id: str, target: str) ->
 
 def list_quotes(session, caller: Caller, opportunity_id: str) -> list[dict[str, Any]]:
     visible(session, Opportunity, caller, opportunity_id, "opportunity", "quote.read")
-    quotes = session.scalars(select(Quote).where(Quote.opportunity_id == opportunity_id).order_by(Quote.version))
-    return [quote_answer(caller, q) for q in quotes]
+    quotes = session.scalars(select(Quote).where(Quote.opportunity_id == opportunity_id)
+                             .order_by(Quote.version)).all()
+    drafted = dict(session.execute(select(Contract.quote_id, Contract.id)
+                                   .where(Contract.quote_id.in_([q.id for q in quotes]))).all())
+    return [quote_answer(caller, q, drafted.get(q.id)) for q in quotes]
 
 
 def _schedule(frequency, total, currency, start, end, instalments) -> list[dict[str, str]]:

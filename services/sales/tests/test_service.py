@@ -85,6 +85,9 @@ def test_quote_accept_wins_and_drafts_a_contract_that_signs_with_a_monthly_sched
     service.decide_quote(REP, quote["id"], "sent")
     accepted = service.decide_quote(REP, quote["id"], "accepted")
     assert service.get_opportunity(REP, opportunity["id"])["status"] == "won"
+    listed = {q["id"]: q for q in service.list_quotes(REP, opportunity["id"])}
+    assert listed[quote["id"]]["contract_id"] == accepted["contract_id"]  # still shown when listed later
+    assert len(listed) == 2 and all(q["contract_id"] is None for i, q in listed.items() if i != quote["id"])
     contract = service.get_contract(REP, accepted["contract_id"])
     assert contract["status"] == "draft" and contract["total"] == "1000.00"
     start = date(2027, 1, 31)
