@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from shared.caller import ROLES
+
 
 def _identity_session():
     from sqlalchemy.orm import sessionmaker
@@ -19,10 +21,14 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--role", required=True, type=click.Choice(["rep", "manager", "admin", "partner", "ops"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--name", required=True, help="the user the key belongs to (created if missing)")
 def keys_create(role: str, name: str) -> None:
     """Create a user with ROLE and an API key; the key is shown once."""
     from gateway.identity import create_user_with_key
+    from shared.errors import DomainError
 
-    click.echo(create_user_with_key(_identity_session(), role=role, name=name))
+    try:
+        click.echo(create_user_with_key(_identity_session(), role=role, name=name))
+    except DomainError as exc:  # e.g. the user exists with another role
+        raise click.ClickException(str(exc)) from None
