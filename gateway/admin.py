@@ -15,7 +15,7 @@ from gateway import identity, idempotency
 from gateway.models import ApiKey, Branch, Partner, Team, User
 from gateway.schemas import (ApiKeyCreated, ApiKeyIn, ApiKeyOut, ApiKeyQuery, Caller, Entity, Named,
                              PageArgs, TeamIn, UserIn, UserOut, UserPatch)
-from gateway.toolkit import current_caller, page, policy
+from shared.web import current_caller, page, policy
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound
 

@@ -22,6 +22,13 @@ _TOUCH_EVERY = timedelta(minutes=1)
 PUBLIC_BLUEPRINTS = ("api-docs",)  # flask-smorest's OpenAPI JSON and Swagger UI
 
 
+def public(fn):
+    """Serve this gateway view without an API key (health checks, the documents).
+    Apply it below ``@blueprint.route``; a service marks its own routes with ``shared.web.public``."""
+    fn.crm_public = True
+    return fn
+
+
 def assign_request_id() -> None:
     """Take a sane ``X-Request-ID`` or make one; it goes into logs, RPC and the answer."""
     given = _UNSAFE.sub("", request.headers.get("X-Request-ID", ""))[:128]
@@ -36,6 +43,9 @@ def forget_request_id(_exc=None) -> None:
 def _is_public() -> bool:
     if request.method == "OPTIONS" or request.blueprint in PUBLIC_BLUEPRINTS:
         return True
+    route = g.get("route")
+    if route is not None:  # a service's route, as its contract says
+        return route.public
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     return bool(getattr(view, "crm_public", False) or getattr(getattr(view, "view_class", None),
                                                                "crm_public", False))

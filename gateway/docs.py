@@ -4,14 +4,16 @@ package (``swagger-ui-bundle``), never from a CDN. And the AsyncAPI document
 of the bus, beside the OpenAPI one and public like it (the docs page links it)."""
 from __future__ import annotations
 
+from copy import deepcopy
 from functools import lru_cache
 
-from flask import Blueprint, abort, jsonify, send_from_directory
+from flask import Blueprint, abort, current_app, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from gateway.toolkit import public
+from gateway.auth import public
 from shared.contract_docs import asyncapi_document
-from shared.events import installed_contracts
+from gateway.contracts import PUBLISHED_EVENTS
+from shared.events import EventCatalog
 
 ASSETS_URL = "/api/docs/assets/"
 ASYNCAPI_URL = "/api/v1/asyncapi.json"
@@ -33,9 +35,21 @@ def asset(name: str):
 
 
 @lru_cache(maxsize=1)
+def _own_events() -> dict:
+    return asyncapi_document(EventCatalog(PUBLISHED_EVENTS))
+
+
 def bus_document() -> dict:
-    """The AsyncAPI document of the installed publishers' events, built at its first request."""
-    return asyncapi_document(installed_contracts())
+    """The AsyncAPI document of the bus: the gateway's own events and those each service
+    published with its contract (gateway.route_table); the gateway imports no service."""
+    document = deepcopy(_own_events())
+    for contract in current_app.extensions["crm"].routes.contracts():
+        events = contract.get("events") or {}
+        for key in ("channels", "operations"):
+            document[key].update(events.get(key) or {})
+        for kind, members in (events.get("components") or {}).items():
+            document["components"].setdefault(kind, {}).update(members)
+    return document
 
 
 @blueprint.route(ASYNCAPI_URL)

@@ -2,7 +2,7 @@
 
 - headers: at most ``settings.max_header_bytes`` in all (431);
 - body: at most ``settings.max_body_bytes`` (413), or
-  ``settings.max_upload_bytes`` on a view marked ``toolkit.upload``; a body
+  ``settings.max_upload_bytes`` on a route marked ``shared.web.upload``; a body
   that is not an upload must be JSON (415), UTF-8, nested at most
   ``MAX_DEPTH`` levels, without NaN or Infinity (400), and without a NUL
   character or a lone surrogate in any string (422 naming the field).
@@ -16,7 +16,7 @@ import json
 import re
 from itertools import accumulate
 
-from flask import current_app, request
+from flask import current_app, g, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestHeaderFieldsTooLarge, \
     UnsupportedMediaType
 
@@ -36,9 +36,9 @@ def _settings():
     return current_app.extensions["crm"].gateway_settings
 
 
-def _view():
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    return getattr(view, "view_class", None) or view
+def _is_upload() -> bool:
+    route = g.get("route")
+    return bool(route is not None and route.upload)
 
 
 def check_headers() -> None:
@@ -52,7 +52,7 @@ def check_headers() -> None:
 def check_body() -> None:
     """Size, type and shape of the body (see the module's docstring)."""
     settings = _settings()
-    is_upload = bool(getattr(_view(), "crm_upload", False))
+    is_upload = _is_upload()
     limit = settings.max_upload_bytes if is_upload else settings.max_body_bytes
     request.max_content_length = limit  # also caps a chunked body while it is read (gunicorn)
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()

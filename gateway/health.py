@@ -7,7 +7,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 from sqlalchemy import text
 
-from gateway.toolkit import public
+from gateway.auth import public
 from shared.caller import Caller, Role
 
 blueprint = Blueprint("health", __name__, description="Liveness and readiness")
@@ -26,13 +26,13 @@ def healthz():
 @blueprint.doc(security=[])
 @public
 def readyz():
-    """Ready (200) when the gateway's database answers and every installed service
-    answers a ping within 2 s, which it does only while it can write its own
+    """Ready (200) when the gateway's database answers and every service whose routes
+    it knows (from their published contracts) answers a ping within 2 s, which it does only while it can write its own
     database; otherwise 503, naming what is down ("not running" when nothing
     consumes the service's queue, "cannot use its database" during a storage fault)."""
     state = current_app.extensions["crm"]
     database = _database(state.sessions)
-    names = list(state.services)
+    names = state.routes.services()
     with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
         answers = dict(zip(names, pool.map(lambda name: _ping(state.probe_rpc, name), names)))
     ready = database == "ok" and all(v == "ok" for v in answers.values())

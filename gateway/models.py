@@ -92,3 +92,12 @@ class IdempotencyRecord(Base):
     body: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow, index=True)  # expiry
+
+
+class HttpContract(Base):
+    """The last HTTP contract each service announced (shared.http_face), so that the
+    gateway routes to a service's paths, and answers 503 for them, while it is down."""
+    __tablename__ = "http_contracts"
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contract: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(When, default=utcnow)

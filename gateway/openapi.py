@@ -1,22 +1,13 @@
-"""The OpenAPI document's settings, and how our fields appear in it."""
+"""The gateway's OpenAPI document: its own routes merged with the contracts the services published."""
 from __future__ import annotations
 
-import http
+import json
+from copy import deepcopy
 
-from apispec import BasePlugin
-from flask import Flask
-from flask_smorest import Api
-from flask_smorest.utils import prepare_response
-from marshmallow import INCLUDE, Schema, fields, validate
+from flask import Flask, current_app
 
 from gateway.docs import ASSETS_URL, ASYNCAPI_URL
-from shared.fields import DefaultCap
-
-PROBLEM = "application/problem+json"
-# Every operation may answer these as problem details (gateway/problems.py):
-# malformed, no key, not allowed, not found, conflict, too large, wrong media
-# type, invalid, rate limited, service down.
-PROBLEM_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+from shared.openapi import CrmApi
 
 DESCRIPTION = ("Errors are RFC 9457 problem details (application/problem+json). POST accepts an "
                "Idempotency-Key header; every answer carries X-Request-ID.")
@@ -45,80 +36,46 @@ def configure(app: Flask) -> None:
     )
 
 
-class Problem(Schema):
-    """RFC 9457 problem details, as every error of the gateway is answered; a
-    problem may carry more members (``allowed``, ``existing_lead_id``, ``service``...)."""
+class GatewayApi(CrmApi):
+    """Serves the merged document at /api/v1/openapi.json."""
 
-    class Meta:
-        unknown = INCLUDE
-
-    type = fields.String(metadata={"description": "a URI naming the kind of problem; about:blank"})
-    title = fields.String(metadata={"description": "short, the same for every problem of its kind"})
-    status = fields.Integer(metadata={"description": "the HTTP status code"})
-    detail = fields.String(metadata={"description": "what went wrong this time, for a person"})
-    instance = fields.String(metadata={"description": "the path of the request"})
-    request_id = fields.String(metadata={"description": "the X-Request-ID, to quote in a report"})
-    errors = fields.Dict(metadata={"description": "per field: what is wrong with it"})
+    def _openapi_json(self):
+        routes = current_app.extensions["crm"].routes
+        document = merged(self.spec.to_dict(), routes.contracts(), routes.owned_paths())
+        return current_app.response_class(json.dumps(document, indent=2), mimetype="application/json")
 
 
-class CrmApi(Api):
-    """flask-smorest's Api whose error responses are documented as problem
-    details (``application/problem+json``), declared once here for every operation."""
-
-    ERROR_SCHEMA = Problem
-
-    def _register_responses(self):
-        for status in http.HTTPStatus:
-            response = {"description": status.phrase}
-            if not (100 <= status < 200) and status not in (204, 304):
-                response["schema"] = self.ERROR_SCHEMA
-            prepare_response(response, self.spec, PROBLEM)
-            self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "Any other error, as problem details", "schema": self.ERROR_SCHEMA}
-        prepare_response(response, self.spec, PROBLEM)
-        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
-
-
-class ProblemResponses(BasePlugin):
-    """Adds the problem responses of :data:`PROBLEM_STATUSES` to each operation
-    that does not declare its own."""
-
-    def operation_helper(self, path=None, operations=None, **kwargs):
-        for operation in (operations or {}).values():
-            responses = operation.setdefault("responses", {})
-            for status in PROBLEM_STATUSES:
-                responses.setdefault(str(status), http.HTTPStatus(status).name)
+def merged(own: dict, contracts: list[dict], owners: dict[str, str]) -> dict:
+    """``own`` with each contract's paths (those ``owners`` gives it), components and tags.
+    A component a service names like another's, but defines differently, is renamed
+    ``<Service><Name>`` in that service's part."""
+    document = deepcopy(own)
+    paths, components = document.setdefault("paths", {}), document.setdefault("components", {})
+    tags = document.setdefault("tags", [])
+    for contract in contracts:
+        service = contract["service"]
+        contract = _renamed(contract, components)
+        for path, item in contract["paths"].items():
+            if owners.get(path) == service:
+                paths[path] = item
+        for kind, members in contract.get("components", {}).items():
+            components.setdefault(kind, {}).update(members)
+        known = {tag.get("name") for tag in tags}
+        tags.extend(tag for tag in contract.get("tags", []) if tag.get("name") not in known)
+    return document
 
 
-def decimal_as_string(self, field, ret, **_):
-    """Money travels as a decimal string; apispec would call it a number and
-    write its bounds as strings, which is not valid OpenAPI."""
-    if not (isinstance(field, fields.Decimal) and field.as_string):
-        return {}
-    bounds = [f"{word} {ret.pop(key)}" for key, word in (("minimum", "at least"), ("maximum", "at most"))
-              if key in ret]
-    extra = {}
-    if bounds:
-        note = "decimal string, " + " and ".join(bounds)
-        extra["description"] = f"{ret['description']} ({note})" if ret.get("description") else note
-    ret.pop("type", None)
-    return {"type": "string", "format": "decimal", **extra}
-
-
-def default_cap_undocumented(self, field, ret, **_):
-    """A container's default cap (``shared.fields.DefaultCap``) bounds requests
-    only; documented, it would make longer answers look wrong."""
-    lengths = [v for v in getattr(field, "validators", ()) if isinstance(v, validate.Length)]
-    if lengths and all(isinstance(v, DefaultCap) for v in lengths):
-        ret.pop("maxItems", None)
-        ret.pop("maxProperties", None)
-    return {}
-
-
-def register_converters(api: Api) -> None:
-    """Our field conversions and the problem responses; call before registering blueprints."""
-    api.ma_plugin.converter.add_attribute_function(decimal_as_string)
-    api.ma_plugin.converter.add_attribute_function(default_cap_undocumented)
-    plugin = ProblemResponses()
-    plugin.init_spec(api.spec)
-    api.spec.plugins.append(plugin)
+def _renamed(contract: dict, components: dict) -> dict:
+    clashes = [(kind, name) for kind, members in contract.get("components", {}).items()
+               for name, value in members.items() if name in components.get(kind, {})
+               and components[kind][name] != value]
+    if not clashes:
+        return contract
+    prefix = contract["service"].title().replace("_", "")
+    text = json.dumps(contract)
+    for kind, name in clashes:
+        text = text.replace(f'"#/components/{kind}/{name}"', f'"#/components/{kind}/{prefix}{name}"')
+    renamed = json.loads(text)
+    for kind, name in clashes:
+        renamed["components"][kind][f"{prefix}{name}"] = renamed["components"][kind].pop(name)
+    return renamed

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, json, request
-from marshmallow import Schema
 from nameko.exceptions import RemoteError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -12,13 +11,12 @@ from werkzeug.exceptions import HTTPException
 from gateway.rpc import ServiceUnavailable
 from shared.db import is_storage_fault
 from shared.errors import DomainError
+from shared.http_problems import describe
 from shared.logcontext import get_request_id
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 RETRY_AFTER_SECONDS = 5
-NOT_AN_OBJECT = Schema._default_error_messages["type"]
-_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
 def problem(status: int, title: str, detail: str | None = None, **extra) -> Response:
@@ -59,30 +57,17 @@ def _unavailable(error: ServiceUnavailable) -> Response:
     return response
 
 
-def _validation_errors(messages: dict) -> dict:
-    """webargs groups messages by location (json, query, form, files); clients want fields."""
-    errors: dict = {}
-    for location, fields in messages.items():
-        errors.update(fields if isinstance(fields, dict) else {location: fields})
-    return errors
-
-
 def _http(error: HTTPException) -> Response:
-    messages = (getattr(error, "data", None) or {}).get("messages")
-    if error.code == 400 and messages:  # webargs: the body is not JSON at all
-        return problem(400, "Malformed request", "the body is not valid JSON")
-    if error.code == 422 and messages:
-        errors = _validation_errors(messages)
-        if errors.get("_schema") == [NOT_AN_OBJECT]:  # JSON, but not an object
-            return problem(400, "Malformed request", "the body must be a JSON object",
-                           errors=errors)
-        return problem(422, "Invalid input", "the request has invalid fields", errors=errors)
-    title = "Malformed request" if error.code == 400 else error.name
-    response = problem(error.code or 500, title, error.description)
-    for name, value in error.get_headers():
-        if name in _KEPT_HEADERS:
-            response.headers[name] = value
-    if error.code == 401:
+    status, title, detail, extra, headers = describe(error)
+    return answer_problem(status, title, detail, extra, headers)
+
+
+def answer_problem(status: int, title: str, detail: str | None, extra: dict, headers) -> Response:
+    """A problem a route described (here or in a service), with the headers it keeps."""
+    response = problem(status, title, detail, **extra)
+    for name, value in headers:
+        response.headers[name] = value
+    if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="crm"'
     return response
 

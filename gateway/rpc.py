@@ -116,10 +116,12 @@ class ConsumerCheck:
 
 
 class RpcPool:
-    def __init__(self, settings: Settings, timeout: float, size: int):
+    def __init__(self, settings: Settings, timeout: float, size: int, consumers: ConsumerCheck | None = None):
+        """``consumers``: shared by the pools of one gateway, so that what /readyz found
+        (through its own pool) holds for the calls of the others at once."""
         self.config = {"AMQP_URI": settings.amqp_uri, "serializer": "json"}
         self.timeout = timeout
-        self.consumers = ConsumerCheck(settings.amqp_uri)
+        self.consumers = consumers or ConsumerCheck(settings.amqp_uri)
         self.signing_key = signing.signing_key(settings)
         self._idle: queue.LifoQueue = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)

@@ -34,6 +34,7 @@ class GatewaySettings:
     port: int = 8000
     admin_key: str | None = None
     rpc_timeout: float = 10.0
+    long_rpc_timeout: float = 120.0
     rpc_pool_size: int = 16
     auth_cache_seconds: float = 10.0
     rate_limit: str = "600/minute"

@@ -125,7 +125,7 @@ def up(wait: bool) -> None:
     click.echo(f"started gateway (pid {start_process('gateway', gateway_argv(gateway_settings))})")
     base = f"http://{gateway_settings.host}:{gateway_settings.port}"
     if wait:
-        status = wait_ready(base + "/readyz")
+        status = wait_ready(base + "/readyz", services=discover_services())
         click.echo(f"ready: {', '.join(sorted(status.get('services', {})))}")
     click.echo("")
     click.echo(f"  API:        {base}/api/v1")

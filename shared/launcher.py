@@ -84,14 +84,15 @@ def stop_process(name: str, timeout: float = 15.0) -> bool:
     return True
 
 
-def wait_ready(url: str, timeout: float = 90.0) -> dict:
-    """Wait until the gateway's /readyz answers 200; raise with its last answer otherwise."""
+def wait_ready(url: str, services=(), timeout: float = 90.0) -> dict:
+    """Wait until the gateway's /readyz answers 200 naming ``services`` (their routes are
+    known: the gateway learns them from the services); raise with its last answer otherwise."""
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
         try:
             answer = requests.get(url, timeout=3)
-            if answer.status_code == 200:
+            if answer.status_code == 200 and set(services) <= set(answer.json().get("services", {})):
                 return answer.json()
             last = answer.text
         except requests.RequestException as exc:

@@ -40,7 +40,6 @@ class ServiceManifest:
     service_class: str                      # "services.leads.service:LeadsService"
     metadata: str                           # "services.leads.models:metadata"
     migrations: Path                        # the service's Alembic script directory
-    blueprint: str | None = None            # "gateway.routes.leads:blueprint"
     # What its handlers read, from its contracts.py. The events it publishes are
     # registered in the crm.events group instead (shared.events), as the gateway's are.
     consumes: tuple[ConsumedEvent, ...] = ()

@@ -82,8 +82,13 @@ class Suite:
         return self.processes[name]
 
     def wait_ready(self):
+        """Until /readyz is 200 and names every running service: their routes are known."""
         from crm_testkit.helpers import wait_for
-        wait_for(lambda: self.client.get("/readyz").status_code == 200, timeout=60,
+
+        def ready():
+            answer = self.client.get("/readyz")
+            return answer.status_code == 200 and set(self.processes) <= set(answer.get_json()["services"])
+        wait_for(ready, timeout=60,
                  message=f"the suite to be ready (last: {self.client.get('/readyz').get_json()})")
 
     def kill(self, name="leads", sig=9):
@@ -159,11 +164,7 @@ def start_suite(overrides: dict, backend: str = "postgresql") -> Suite:
 
 def stop_suite(made: Suite) -> None:
     made.stop_all()
-    state = made.app.extensions["crm"]
-    state.relay.stop()
-    state.rpc.close()
-    state.probe_rpc.close()
-    state.sessions.kw["bind"].dispose()
+    made.app.extensions["crm"].close()
     made.sessions.kw["bind"].dispose()
 
 

@@ -272,11 +272,14 @@ def test_planner_outcomes_and_calendar_feed(suite):
 @pytest.mark.parametrize("suite", ["postgresql"], indirect=True)  # the environment is the PostgreSQL suite's
 def test_rate_limit_answers_429(suite):
     app = create_app(load_settings(), replace(load_gateway_settings(), rate_limit="3/minute"), start_relay=False)
-    client = app.test_client()
-    answers = [client.get("/api/v1/me", headers=suite.headers()).status_code for _ in range(5)]
-    assert answers[:3] == [200, 200, 200] and answers[3] == 429
-    limited = client.get("/api/v1/me", headers=suite.headers())
-    assert limited.mimetype == "application/problem+json"
+    try:
+        client = app.test_client()
+        answers = [client.get("/api/v1/me", headers=suite.headers()).status_code for _ in range(5)]
+        assert answers[:3] == [200, 200, 200] and answers[3] == 429
+        limited = client.get("/api/v1/me", headers=suite.headers())
+        assert limited.mimetype == "application/problem+json"
+    finally:
+        app.extensions["crm"].close()
 
 
 @pytest.mark.parametrize("suite", ["postgresql"], indirect=True)  # a fault; the fault group covers SQLite
@@ -381,3 +384,18 @@ def test_a_csv_field_over_the_cell_limit_is_a_rejected_row_and_the_rest_is_impor
     assert (job["imported"], job["rejected"], job["total_rows"]) == (4, 1, 5)
     assert [(e["row"], e["field"]) for e in job["errors"]] == [(3, "company")]
     assert "longer than 32,767 characters" in job["errors"][0]["reason"]
+
+
+def test_an_upload_with_an_idempotency_key_is_hashed_without_breaking_the_form(suite):
+    """The gateway hashes the multipart body for the key and still forwards it whole."""
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+
+    def send(content: bytes):
+        return suite.client.post("/api/v1/leads/imports", content_type="multipart/form-data",
+                                 headers=suite.headers(**key), data={"file": (io.BytesIO(content), "leads.pdf")})
+
+    first = send(b"%PDF-1.4 not a spreadsheet")
+    assert first.status_code == 422 and "file" in first.get_json()["errors"], first.get_json()
+    assert send(b"%PDF-1.4 not a spreadsheet").headers["Idempotent-Replayed"] == "true"
+    other = send(b"%PDF-1.4 another file")
+    assert other.status_code == 422 and "Idempotent-Replayed" not in other.headers

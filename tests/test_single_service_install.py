@@ -14,13 +14,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import create_engine, text
+
+from crm_testkit.helpers import wait_for
 
 pytestmark = pytest.mark.packaging
 
@@ -145,6 +149,54 @@ def test_a_service_installed_alone_migrates_runs_and_passes_its_own_tests(wheels
     ran = [line for line in tests.stdout.splitlines() if " PASSED" in line]
     assert ran and all(line.startswith(f"venv/{SITE_PACKAGES}/services/{service}/tests/")
                        for line in ran), ran[:5]
+
+
+@pytest.mark.timeout(900)
+def test_a_gateway_installed_alone_serves_a_service_installed_alone(wheels, throwaway, tmp_path):
+    """The gateway holds no service code: in a virtual environment with the kernel and the
+    gateway only, it serves leads' routes, learnt from leads running from its own environment."""
+    from gateway.identity import new_key_string
+    data, key = tmp_path / "data", new_key_string()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "AMQP_URI") and not k.endswith("_DATABASE_URL")}
+    env.update(AMQP_URI=throwaway.vhost("alone-gateway"), CRM_DATA_DIR=str(data), GATEWAY_ADMIN_KEY=key,
+               GATEWAY_PORT=str(_free_port()), GATEWAY_DATABASE_URL=throwaway.database("alone_gateway"),
+               LEADS_DATABASE_URL=throwaway.database("alone_gateway_leads"))
+    places = {}
+    for part, wheel_names in (("gateway", ("crm-kernel", "crm-gateway")), ("leads", ("crm-kernel", "crm-leads"))):
+        places[part] = tmp_path / part
+        places[part].mkdir()
+        run([sys.executable, "-m", "venv", str(places[part] / "venv")], timeout=120)
+        run([str(places[part] / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet",
+             *(str(wheels[name]) for name in wheel_names)], timeout=600)
+    crm = {part: str(places[part] / "venv" / "bin" / "crm") for part in places}
+    missing = run([str(places["gateway"] / "venv" / "bin" / "python"), "-c", "import services.leads"],
+                  cwd=places["gateway"], env=env, check=False)
+    assert "ModuleNotFoundError" in missing.stderr, missing.stderr
+
+    base = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
+    try:
+        started = run([crm["gateway"], "up"], cwd=places["gateway"], env=env, timeout=300).stdout
+        assert "started gateway" in started and "started leads" not in started, started
+        assert requests.get(f"{base}/api/v1/leads", headers={"Authorization": f"Bearer {key}"}).status_code == 404
+        run([crm["leads"], "migrate"], cwd=places["leads"], env=env)
+        started = run([crm["leads"], "up"], cwd=places["leads"], env=env, timeout=300).stdout
+        assert "started leads" in started and "started gateway" not in started, started
+        auth = {"Authorization": f"Bearer {key}"}
+        wait_for(lambda: requests.get(f"{base}/api/v1/leads", headers=auth).status_code == 200, timeout=60,
+                 message="the gateway to serve leads' routes")
+        created = requests.post(f"{base}/api/v1/leads", json={"company": "Alone Ltd"}, headers=auth)
+        assert created.status_code == 201 and created.json()["company"] == "Alone Ltd", created.text
+        assert "/api/v1/leads/{lead_id}" in requests.get(f"{base}/api/v1/openapi.json").json()["paths"]
+    finally:
+        run([crm["leads"], "down"], cwd=places["leads"], env=env, check=False)
+        run([crm["gateway"], "down"], cwd=places["gateway"], env=env, check=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def run(argv: list[str], check: bool = True, timeout: float = 180, **kwargs) -> subprocess.CompletedProcess:

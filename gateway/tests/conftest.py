@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+from crm_testkit.helpers import http_contract
 from crm_testkit.throwaway import Throwaway
 import gateway
 from gateway.app import create_app
@@ -23,6 +24,7 @@ from gateway.settings import GatewaySettings
 from gateway.tests.helpers import unique
 from shared.config import Settings, load_settings
 from shared.migrate import upgrade
+from shared.plugins import discover_services
 
 PG_ADMIN = os.environ.get("CRM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBIT = os.environ.get("CRM_TEST_RABBIT", "guest:guest@127.0.0.1:5672")
@@ -52,11 +54,15 @@ def gateway_settings(request, backends, tmp_path_factory) -> Settings:
 
 
 def close_app(app) -> None:
-    state = app.extensions["crm"]
-    state.relay.stop()
-    state.rpc.close()
-    state.probe_rpc.close()
-    state.sessions.kw["bind"].dispose()
+    app.extensions["crm"].close()
+
+
+def with_installed_routes(app):
+    """The gateway learns routes from running services; here none runs, so it is given
+    the contracts the installed ones would publish (their routes then answer 503)."""
+    for manifest in discover_services().values():
+        app.extensions["crm"].routes.update(http_contract(manifest.load_service_class()))
+    return app
 
 
 @pytest.fixture
@@ -69,7 +75,8 @@ def make_app(gateway_settings):
     def make(start_relay: bool = False, **overrides):
         own = {k: v for k, v in overrides.items() if k in own_fields}
         kernel = {k: v for k, v in overrides.items() if k not in own_fields}
-        app = create_app(replace(gateway_settings, **kernel), replace(QUICK, **own), start_relay=start_relay)
+        app = with_installed_routes(create_app(replace(gateway_settings, **kernel), replace(QUICK, **own),
+                                               start_relay=start_relay))
         made.append(app)
         return app
 
@@ -80,7 +87,7 @@ def make_app(gateway_settings):
 
 @pytest.fixture(scope="session")
 def app(gateway_settings):
-    made = create_app(gateway_settings, QUICK, start_relay=False)
+    made = with_installed_routes(create_app(gateway_settings, QUICK, start_relay=False))
     yield made
     close_app(made)
 

@@ -126,20 +126,6 @@ def test_a_503_is_not_kept_so_the_retry_really_runs(client, sessions):
             IdempotencyRecord.idempotency_key == key["Idempotency-Key"])).first() is None
 
 
-def test_an_upload_is_hashed_without_breaking_the_form(client):
-    key = _key()
-
-    def upload(content: bytes):
-        return client.raw.post("/api/v1/leads/imports", content_type="multipart/form-data",
-                               headers=client.headers(**key),
-                               data={"file": (io.BytesIO(content), "leads.pdf")})
-
-    first = assert_problem(upload(b"%PDF-1.4 not a spreadsheet"), 422)
-    assert "file" in first["errors"]
-    assert upload(b"%PDF-1.4 not a spreadsheet").headers["Idempotent-Replayed"] == "true"
-    assert_problem(upload(b"%PDF-1.4 another file"), 422)
-
-
 def test_a_new_api_key_is_never_stored_and_its_replay_leaves_it_out(client, sessions, make_user):
     user, _ = make_user("rep")
     key, body = _key(), {"user_id": user["id"], "name": "retried"}

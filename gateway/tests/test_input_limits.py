@@ -1,15 +1,22 @@
-"""Limits on what a request may carry (gateway.edge and the bounded schemas):
-each bad input is a 4xx problem answered before any RPC, so no service runs here."""
+"""Limits on what a request may carry (gateway.edge, and the services' bounded schemas):
+each bad input is a 4xx problem answered before any use case runs. No service runs
+here: what the gateway does not refuse itself it forwards (503, the service is not
+running), and the service's own HTTP face must then refuse it (crm_testkit.serve_http)."""
 from __future__ import annotations
 
 import io
 import json
+from urllib.parse import urlencode
 
 import pytest
 
 from gateway.edge import json_depth
 from gateway.tests.helpers import assert_problem
 from tests.hostile_inputs import CORPUS, Hostile
+from crm_testkit.helpers import serve_http
+from shared.caller import Caller, Role
+from shared.http_face import build_app
+from shared.plugins import discover_services
 
 
 def send(client, entry: Hostile, key=None):
@@ -20,9 +27,18 @@ def send(client, entry: Hostile, key=None):
 
 
 @pytest.mark.parametrize("entry", [e for e in CORPUS if e.edge], ids=lambda e: e.what)
-def test_hostile_input_is_refused_at_the_edge(client, entry):
+def test_hostile_input_is_refused_before_any_use_case(client, app, entry):
     answer = send(client, entry)
     low, high = entry.statuses
+    if answer.status_code == 503:  # forwarded: the service's own schemas must refuse it
+        route, _arguments = app.extensions["crm"].routes.match(entry.path, entry.method)
+        assert route is not None, (entry.what, "forwarded, but no service serves it")
+        service_class = discover_services()[route.service].load_service_class()
+        body = entry.body if isinstance(entry.body, bytes) or entry.body is None else json.dumps(entry.body)
+        answer = serve_http(service_class, Caller(user_id="admin", role=Role.ADMIN), entry.method, entry.path,
+                            body, urlencode(entry.query or {}, doseq=True), entry.content_type)
+        assert low <= answer["status"] <= high and "problem" in answer, (entry.what, answer)
+        return
     assert low <= answer.status_code <= high, (entry.what, answer.status_code, answer.get_data(as_text=True)[:300])
     assert_problem(answer, answer.status_code)
 
@@ -104,7 +120,8 @@ def test_a_bounded_request_still_works(client):
 
 
 def _argument_schemas(app):
-    for endpoint, view in app.view_functions.items():
+    services = [build_app(m.name, m.load_service_class().web.blueprint)[0] for m in discover_services().values()]
+    for endpoint, view in [item for each in (app, *services) for item in each.view_functions.items()]:
         view_class = getattr(view, "view_class", None)
         functions = [getattr(view_class, m.lower()) for m in view_class.methods] if view_class else [view]
         for function in functions:

@@ -1,23 +1,21 @@
-"""The leads service's routes in the gateway: validate with the service's own
-schemas, call the service over RPC as the caller, shape the answer."""
+"""The leads service's HTTP routes, served by the service itself (shared.http_face):
+validate with the service's own schemas, call its use cases as the caller, shape the answer."""
 from __future__ import annotations
 
 import json
 import tempfile
-from contextlib import suppress
 
 from flask import Response, request, send_file, stream_with_context, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, validate
 
-from gateway.toolkit import call, call_anonymous, page, page_schema, policy, public, secret_answer, upload
 from services.leads import schemas as s
 from services.leads.settings import leads_settings
 from shared import fields
 from shared.bounds import MAX_OFFSET
 from shared.errors import Invalid
+from shared.web import Blueprint, call, long_running, page, page_schema, policy, public, problem_answer, secret_members, upload
 from services.leads.tabular import (XLSX_DATETIME, XLSX_DECIMAL, Limits, TabularError, chunked_by_size, detect_format,
                             iter_rows, write_csv, write_xlsx)
 
@@ -33,11 +31,6 @@ EXPORT_TYPES = {"estimated_value": XLSX_DECIMAL, "acquisition_cost": XLSX_DECIMA
 LeadPage, ActivityPage = page_schema(s.LeadOut), page_schema(s.ActivityOut)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_PAGE = 1000
-
-
-@blueprint.record_once
-def _read_settings(_state) -> None:
-    leads_settings()  # at the gateway's start: the imports below read leads' own settings in its process
 
 
 class HistoryEntry(Schema):
@@ -72,14 +65,14 @@ class Leads(MethodView):
     def get(self, args):
         """List the leads you may see, filtered, sorted and paged."""
         filters, sort, limit, offset = _split(args)
-        return page(call("leads", "list_leads", filters, sort, limit, offset), limit, offset)
+        return page(call("list_leads", filters, sort, limit, offset), limit, offset)
 
     @blueprint.arguments(s.LeadCreate())
     @blueprint.response(201, s.LeadOut)
     @policy("lead.create")
     def post(self, data):
         """Capture a lead. A duplicate (same normalised e-mail, phone or company) is 409."""
-        lead = call("leads", "create_lead", data)
+        lead = call("create_lead", data)
         return lead, 201, {"Location": url_for("leads.Lead", lead_id=lead["id"])}
 
 
@@ -90,7 +83,7 @@ class Leads(MethodView):
 def pool(args):
     """Open leads nobody owns, which reps may claim."""
     filters, sort, limit, offset = _split(args)
-    return page(call("leads", "list_pool", filters, sort, limit, offset), limit, offset)
+    return page(call("list_pool", filters, sort, limit, offset), limit, offset)
 
 
 @blueprint.route("/leads/export")
@@ -98,6 +91,7 @@ def pool(args):
 @blueprint.arguments(s.ExportQuery(), location="query")
 @blueprint.response(200, description="text/csv, or with format=xlsx an XLSX workbook",
                     content_type="text/csv")
+@long_running
 def export(args):
     """The filtered list as CSV (streamed) or XLSX, fetched from the service a page at a time.
 
@@ -110,7 +104,7 @@ def export(args):
     fmt, sort, bom = args.pop("format"), args.pop("sort"), args.pop("bom")
     # The first page is fetched before answering, so a service that is down is a 503,
     # not a 200 cut short.
-    first = call("leads", "export_leads", args, sort, 0, EXPORT_PAGE)["items"]
+    first = call("export_leads", args, sort, 0, EXPORT_PAGE)["items"]
     rows = _export_rows(first, args, sort)
     if fmt == "csv":
         return Response(stream_with_context(write_csv(rows, EXPORT_COLUMNS, bom=bom)),
@@ -129,7 +123,7 @@ def _export_rows(first, filters, sort):
         if len(batch) < EXPORT_PAGE:
             return
         offset += EXPORT_PAGE
-        batch = call("leads", "export_leads", filters, sort, offset, EXPORT_PAGE)["items"]
+        batch = call("export_leads", filters, sort, offset, EXPORT_PAGE)["items"]
 
 
 @blueprint.route("/leads/reassign", methods=["POST"])
@@ -138,7 +132,7 @@ def _export_rows(first, filters, sort):
 @blueprint.response(200, Reassigned)
 def reassign(data):
     """Move every open lead of a departing rep to another rep, or back to the pool."""
-    return call("leads", "reassign_owner", data["from_owner_id"], data.get("to_owner_id"))
+    return call("reassign_owner", data["from_owner_id"], data.get("to_owner_id"))
 
 
 @blueprint.route("/leads/<lead_id>", endpoint="Lead")
@@ -146,14 +140,14 @@ class Lead(MethodView):
     @blueprint.response(200, s.LeadOut)
     @policy("lead.read")
     def get(self, lead_id):
-        return call("leads", "get_lead", lead_id)
+        return call("get_lead", lead_id)
 
     @blueprint.arguments(s.LeadUpdate())
     @blueprint.response(200, s.LeadOut)
     @policy("lead.update")
     def patch(self, data, lead_id):
         """Change fields; send the version you read (a stale one is 409)."""
-        return call("leads", "update_lead", lead_id, data)
+        return call("update_lead", lead_id, data)
 
 
 @blueprint.route("/leads/<lead_id>/history")
@@ -161,7 +155,7 @@ class Lead(MethodView):
 @blueprint.response(200, History)
 def history(lead_id):
     """What happened to the lead, oldest first."""
-    return {"items": call("leads", "lead_history", lead_id)}
+    return {"items": call("lead_history", lead_id)}
 
 
 def _status_route(path: str, status: str, doc: str):
@@ -171,7 +165,7 @@ def _status_route(path: str, status: str, doc: str):
     @blueprint.response(200, s.LeadOut)
     @blueprint.doc(summary=doc)
     def change(data, lead_id):
-        return call("leads", "change_status", lead_id, status, (data or {}).get("reason"))
+        return call("change_status", lead_id, status, (data or {}).get("reason"))
 
 
 _status_route("contacted", "contacted", "Mark the lead contacted")
@@ -184,7 +178,7 @@ _status_route("reopen", "new", "Reopen a disqualified lead")
 @blueprint.arguments(s.Disqualify())
 @blueprint.response(200, s.LeadOut)
 def disqualify(data, lead_id):
-    return call("leads", "change_status", lead_id, "disqualified", data["reason"])
+    return call("change_status", lead_id, "disqualified", data["reason"])
 
 
 @blueprint.route("/leads/<lead_id>/convert", methods=["POST"])
@@ -192,7 +186,7 @@ def disqualify(data, lead_id):
 @blueprint.response(200, s.LeadOut)
 def convert(lead_id):
     """Convert a qualified lead; emits leads.lead_converted for sales."""
-    return call("leads", "convert_lead", lead_id)
+    return call("convert_lead", lead_id)
 
 
 @blueprint.route("/leads/<lead_id>/assign", methods=["POST"])
@@ -200,21 +194,21 @@ def convert(lead_id):
 @blueprint.arguments(s.Assign())
 @blueprint.response(200, s.LeadOut)
 def assign(data, lead_id):
-    return call("leads", "assign_lead", lead_id, data.get("owner_id"), data.get("rule"))
+    return call("assign_lead", lead_id, data.get("owner_id"), data.get("rule"))
 
 
 @blueprint.route("/leads/<lead_id>/claim", methods=["POST"])
 @policy("lead_pool.claim")
 @blueprint.response(200, s.LeadOut)
 def claim(lead_id):
-    return call("leads", "claim_lead", lead_id)
+    return call("claim_lead", lead_id)
 
 
 @blueprint.route("/leads/<lead_id>/release", methods=["POST"])
 @policy("lead.update")
 @blueprint.response(200, s.LeadOut)
 def release(lead_id):
-    return call("leads", "release_lead", lead_id)
+    return call("release_lead", lead_id)
 
 
 @blueprint.route("/leads/<lead_id>/merge", methods=["POST"])
@@ -223,7 +217,7 @@ def release(lead_id):
 @blueprint.response(200, s.LeadOut)
 def merge(data, lead_id):
     """Fold another lead into this one; both histories are kept."""
-    return call("leads", "merge_leads", lead_id, data["source_id"])
+    return call("merge_leads", lead_id, data["source_id"])
 
 
 @blueprint.route("/assignment-rules")
@@ -231,20 +225,20 @@ class AssignmentRules(MethodView):
     @blueprint.response(200, s.AssignmentRuleOut(many=True))
     @policy("assignment_rule.read")
     def get(self):
-        return call("leads", "list_assignment_rules")
+        return call("list_assignment_rules")
 
     @blueprint.arguments(s.AssignmentRuleIn())
     @blueprint.response(201, s.AssignmentRuleOut)
     @policy("assignment_rule.write")
     def post(self, data):
-        return call("leads", "create_assignment_rule", data)
+        return call("create_assignment_rule", data)
 
 
 @blueprint.route("/assignment-rules/<rule_id>", methods=["DELETE"])
 @policy("assignment_rule.write")
 @blueprint.response(204)
 def delete_rule(rule_id):
-    call("leads", "delete_assignment_rule", rule_id)
+    call("delete_assignment_rule", rule_id)
 
 
 class ImportForm(Schema):
@@ -266,8 +260,8 @@ class ImportQuery(s.Strict):
 def start_import(_files):
     """Upload a CSV or XLSX file; the rows are imported as a job you can poll (Location).
 
-    The file is read as a stream, within the import limits, and sent to the
-    service in chunks, in order. A row with a bad value or a cell that is too
+    The file is read as a stream, within the import limits, and staged in
+    chunks, in order, in one transaction with the job. A row with a bad value or a cell that is too
     long is rejected on its own (see the job's errors); a file that cannot be
     read to its end (too large, a zip bomb, broken, not UTF-8) is a 422 naming
     ``file`` and the job (``import_id``), which is failed and imports nothing.
@@ -280,23 +274,18 @@ def start_import(_files):
         fmt = detect_format(upload.filename or "", upload.mimetype)
     except TabularError as exc:
         raise Invalid(str(exc), errors={"file": str(exc)}) from None
-    job = call("leads", "start_import", upload.filename, mapping)
+    job = call("start_import", upload.filename, mapping)
     config, total = leads_settings(), 0
     try:
         rows = iter_rows(upload.stream, fmt, mapping, limits=_import_limits(config))
         for seq, chunk in enumerate(chunked_by_size(rows, config.import_chunk_rows, config.import_chunk_bytes)):
-            call("leads", "add_import_chunk", job["id"], seq, chunk)
+            call("add_import_chunk", job["id"], seq, chunk)
             total += len(chunk)
     except TabularError as exc:
-        call("leads", "fail_import", job["id"], str(exc))
-        raise Invalid(f"{exc}; nothing was imported (import {job['id']} failed)",
-                      errors={"file": str(exc)}, extra={"import_id": job["id"]}) from None
-    except Exception:
-        # Say so now if the service still answers; else its timer fails the job later.
-        with suppress(Exception):
-            call("leads", "fail_import", job["id"], "the upload stopped before the end of the file")
-        raise
-    job = call("leads", "finish_import", job["id"], total)
+        call("fail_import", job["id"], str(exc))  # kept: the answer below is committed with it
+        return problem_answer(Invalid(f"{exc}; nothing was imported (import {job['id']} failed)",
+                                      errors={"file": str(exc)}, extra={"import_id": job["id"]}))
+    job = call("finish_import", job["id"], total)
     return job, 202, {"Location": url_for("leads.get_import", job_id=job["id"])}
 
 
@@ -324,7 +313,7 @@ def _mapping(raw: str | None) -> dict | None:
 @blueprint.response(200, s.ImportJobOut)
 def get_import(args, job_id):
     """Progress of an import, and its rejected rows (row number, field, reason)."""
-    return call("leads", "get_import", job_id, args["error_offset"], args["error_limit"])
+    return call("get_import", job_id, args["error_offset"], args["error_limit"])
 
 
 @blueprint.route("/activities")
@@ -334,13 +323,13 @@ class Activities(MethodView):
     @policy("activity.read")
     def get(self, args):
         filters, sort, limit, offset = _split(args)
-        return page(call("leads", "list_activities", filters, sort, limit, offset), limit, offset)
+        return page(call("list_activities", filters, sort, limit, offset), limit, offset)
 
     @blueprint.arguments(s.ActivityCreate())
     @blueprint.response(201, s.ActivityOut)
     @policy("activity.write")
     def post(self, data):
-        return call("leads", "create_activity", data)
+        return call("create_activity", data)
 
 
 @blueprint.route("/activities/plan", methods=["POST"])
@@ -349,7 +338,7 @@ class Activities(MethodView):
 @blueprint.response(201, ActivityPage)
 def plan(data):
     """Put calls for a set of leads on reps' planners, spread evenly over the days."""
-    planned = call("leads", "plan_calls", data)["planned"]
+    planned = call("plan_calls", data)["planned"]
     return {"items": planned, "total": len(planned), "limit": len(planned), "offset": 0}
 
 
@@ -358,7 +347,7 @@ def plan(data):
 @blueprint.response(200, ActivityPage)
 def outcome_required():
     """Your past-due activities that still wait for an outcome."""
-    items = call("leads", "outcome_required")
+    items = call("outcome_required")
     return {"items": items, "total": len(items), "limit": len(items), "offset": 0}
 
 
@@ -367,20 +356,20 @@ def outcome_required():
 @blueprint.arguments(s.Outcome())
 @blueprint.response(200, s.ActivityOut)
 def outcome(data, activity_id):
-    return call("leads", "record_outcome", activity_id, data["outcome"])
+    return call("record_outcome", activity_id, data["outcome"])
 
 
 @blueprint.route("/activities/calendar", methods=["POST"])
 @policy("calendar.read")
 @blueprint.response(201, CalendarUrl)
+@secret_members("url")
 def calendar_url():
     """Issue a new secret address of your calendar feed, for a phone or desktop calendar.
 
     The address is shown only in this answer (only a hash of it is kept, and a
     replay with the same Idempotency-Key leaves it out): each call makes a new
     one and the previous address stops working, as it does when you are deactivated."""
-    secret_answer("url")
-    token = call("leads", "calendar_token")["token"]
+    token = call("calendar_token")["token"]
     return {"url": url_for("leads.calendar_feed", token=token, _external=True)}, 201
 
 
@@ -390,4 +379,4 @@ def calendar_url():
 @public
 def calendar_feed(token):
     """iCalendar feed of a rep's activities; the address itself is the secret."""
-    return Response(call_anonymous("leads", "calendar_feed", token), mimetype="text/calendar")
+    return Response(call("calendar_feed", token), mimetype="text/calendar")

@@ -9,6 +9,5 @@ manifest = ServiceManifest(
     service_class="services.leads.service:LeadsService",
     metadata="services.leads.models:metadata",
     migrations=Path(__file__).parent / "migrations",
-    blueprint="services.leads.api:blueprint",
     consumes=contracts.CONSUMED_EVENTS,
 )

@@ -8,13 +8,15 @@ from nameko.timer import timer
 from services.leads import activities, assignment_rules, contracts, importer, leads, pool, roster
 from services.leads.models import metadata
 from services.leads.settings import leads_settings
+from shared.http_face import HttpFace, ServesHttp
 from shared.nameko_ext import Database, RequestContext, ServiceSettings, event_handler, readiness, rpc
 
 
-class LeadsService:
+class LeadsService(ServesHttp):
     name = "leads"
 
     db = Database(metadata, contracts.PUBLISHED_EVENTS)
+    web = HttpFace("services.leads.api:blueprint")  # its routes, served here: the http RPC method
     request_id = RequestContext()
     settings = ServiceSettings(leads_settings)
 
@@ -152,7 +154,8 @@ class LeadsService:
         return activities.calendar_token(self.db, caller)
 
     @rpc
-    def calendar_feed(self, token):
+    def calendar_feed(self, _anonymous, token):
+        """The feed's secret address is its only credential: the caller is anonymous."""
         return activities.calendar_feed(self.db.session, token)
 
     # Housekeeping and the roster

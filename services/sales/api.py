@@ -1,16 +1,15 @@
-"""The sales service's routes in the gateway: accounts, contacts, products,
+"""The sales service's HTTP routes, served by the service itself (shared.http_face): accounts, contacts, products,
 pipelines, opportunities, quotes, contracts, activities, customer selections
 and sales targets."""
 from __future__ import annotations
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema
 
-from gateway.toolkit import call, page, page_schema, policy
 from services.sales import schemas as s
 from shared import fields
+from shared.web import Blueprint, call, page, page_schema, policy
 
 blueprint = Blueprint("sales", __name__, url_prefix="/api/v1",
                       description="Accounts, contacts, products, pipelines, opportunities, quotes, contracts, "
@@ -20,7 +19,7 @@ blueprint = Blueprint("sales", __name__, url_prefix="/api/v1",
 def _paged(method: str, args: dict):
     args = dict(args)
     limit, offset = args.pop("limit"), args.pop("offset")
-    return page(call("sales", method, args, limit, offset), limit, offset)
+    return page(call(method, args, limit, offset), limit, offset)
 
 
 @blueprint.route("/accounts")
@@ -35,7 +34,7 @@ class Accounts(MethodView):
     @blueprint.arguments(s.AccountIn())
     @blueprint.response(201, s.AccountOut)
     def post(self, data):
-        return call("sales", "create_account", data)
+        return call("create_account", data)
 
 
 @blueprint.route("/accounts/follow-ups")
@@ -53,7 +52,7 @@ class Account(MethodView):
     @policy("account.read")
     @blueprint.response(200, s.AccountOut)
     def get(self, account_id):
-        return call("sales", "get_account", account_id)
+        return call("get_account", account_id)
 
     @policy("account.write")
     @blueprint.arguments(s.AccountPatch())
@@ -61,7 +60,7 @@ class Account(MethodView):
     def patch(self, data, account_id):
         """Change fields; a change of competition level, repeat-purchase
         probability or lifecycle plans the next contact again."""
-        return call("sales", "update_account", account_id, data)
+        return call("update_account", account_id, data)
 
 
 SalesActivityPage = page_schema(s.SalesActivityOut)
@@ -86,7 +85,7 @@ class AccountActivities(MethodView):
     def post(self, data, account_id):
         """Plan or log a call, meeting, e-mail or task; with an outcome it is a
         contact: emits sales.activity_logged and moves the next-contact date."""
-        return call("sales", "log_activity", {**data, "account_id": account_id})
+        return call("log_activity", {**data, "account_id": account_id})
 
 
 @blueprint.route("/opportunities/<opportunity_id>/activities", endpoint="OpportunityActivities")
@@ -101,7 +100,7 @@ class OpportunityActivities(MethodView):
     @blueprint.arguments(s.SalesActivityIn())
     @blueprint.response(201, s.SalesActivityOut)
     def post(self, data, opportunity_id):
-        return call("sales", "log_activity", {**data, "opportunity_id": opportunity_id})
+        return call("log_activity", {**data, "opportunity_id": opportunity_id})
 
 
 @blueprint.route("/sales-activities/<activity_id>/outcome", methods=["POST"])
@@ -110,7 +109,7 @@ class OpportunityActivities(MethodView):
 @blueprint.response(200, s.SalesActivityOut)
 def activity_outcome(data, activity_id):
     """Record what came of a planned account or opportunity activity."""
-    return call("sales", "record_activity_outcome", activity_id, data["outcome"])
+    return call("record_activity_outcome", activity_id, data["outcome"])
 
 
 @blueprint.route("/contacts")
@@ -125,7 +124,7 @@ class Contacts(MethodView):
     @blueprint.arguments(s.ContactIn())
     @blueprint.response(201, s.ContactOut)
     def post(self, data):
-        return call("sales", "create_contact", data)
+        return call("create_contact", data)
 
 
 @blueprint.route("/contacts/<contact_id>", endpoint="Contact")
@@ -133,14 +132,14 @@ class Contact(MethodView):
     @policy("contact.read")
     @blueprint.response(200, s.ContactOut)
     def get(self, contact_id):
-        return call("sales", "get_contact", contact_id)
+        return call("get_contact", contact_id)
 
     @policy("contact.write")
     @blueprint.arguments(s.ContactPatch())
     @blueprint.response(200, s.ContactOut)
     def patch(self, data, contact_id):
         """Change details, interests and topics discussed."""
-        return call("sales", "update_contact", contact_id, data)
+        return call("update_contact", contact_id, data)
 
 
 @blueprint.route("/contacts/<contact_id>/accounts/<account_id>", methods=["PUT"])
@@ -150,7 +149,7 @@ class Contact(MethodView):
 def contact_roles(data, contact_id, account_id):
     """The contact's roles in one account's buying process; a contact may
     hold roles at several accounts. Empty roles unlink the two."""
-    return call("sales", "link_contact", contact_id, account_id, data["roles"])
+    return call("link_contact", contact_id, account_id, data["roles"])
 
 
 @blueprint.route("/products")
@@ -165,7 +164,7 @@ class Products(MethodView):
     @blueprint.arguments(s.ProductIn())
     @blueprint.response(201, s.ProductOut)
     def post(self, data):
-        return call("sales", "create_product", data)
+        return call("create_product", data)
 
 
 @blueprint.route("/products/<product_id>", methods=["PATCH"])
@@ -174,7 +173,7 @@ class Products(MethodView):
 @blueprint.response(200, s.ProductOut)
 def update_product(data, product_id):
     """Change prices, life cycle or the active flag (managers and admins)."""
-    return call("sales", "update_product", product_id, data)
+    return call("update_product", product_id, data)
 
 
 @blueprint.route("/pipelines")
@@ -182,14 +181,14 @@ class Pipelines(MethodView):
     @policy("pipeline.read")
     @blueprint.response(200, s.PipelineOut(many=True))
     def get(self):
-        return call("sales", "list_pipelines")
+        return call("list_pipelines")
 
     @policy("pipeline.write")
     @blueprint.arguments(s.PipelineIn())
     @blueprint.response(201, s.PipelineOut)
     def post(self, data):
         """A company's own stages; each stage names the fields an opportunity needs to enter it."""
-        return call("sales", "create_pipeline", data)
+        return call("create_pipeline", data)
 
 
 @blueprint.route("/opportunities")
@@ -204,7 +203,7 @@ class Opportunities(MethodView):
     @blueprint.arguments(s.OpportunityIn())
     @blueprint.response(201, s.OpportunityOut)
     def post(self, data):
-        opportunity = call("sales", "create_opportunity", data)
+        opportunity = call("create_opportunity", data)
         return opportunity, 201, {"Location": url_for("sales.Opportunity", opportunity_id=opportunity["id"])}
 
 
@@ -213,14 +212,14 @@ class Opportunity(MethodView):
     @policy("opportunity.read")
     @blueprint.response(200, s.OpportunityOut)
     def get(self, opportunity_id):
-        return call("sales", "get_opportunity", opportunity_id)
+        return call("get_opportunity", opportunity_id)
 
     @policy("opportunity.write")
     @blueprint.arguments(s.OpportunityPatch())
     @blueprint.response(200, s.OpportunityOut)
     def patch(self, data, opportunity_id):
         """Change fields and lines; send the version you read (a stale one is 409)."""
-        return call("sales", "update_opportunity", opportunity_id, data)
+        return call("update_opportunity", opportunity_id, data)
 
 
 @blueprint.route("/opportunities/<opportunity_id>/stage", methods=["POST"])
@@ -229,14 +228,14 @@ class Opportunity(MethodView):
 @blueprint.response(200, s.OpportunityOut)
 def move_stage(data, opportunity_id):
     """Enter another stage; 422 names every field the stage requires that is missing."""
-    return call("sales", "move_stage", opportunity_id, data["stage"])
+    return call("move_stage", opportunity_id, data["stage"])
 
 
 @blueprint.route("/opportunities/<opportunity_id>/won", methods=["POST"])
 @policy("opportunity.write")
 @blueprint.response(200, s.OpportunityOut)
 def won(opportunity_id):
-    return call("sales", "mark_won", opportunity_id)
+    return call("mark_won", opportunity_id)
 
 
 @blueprint.route("/opportunities/<opportunity_id>/lost", methods=["POST"])
@@ -244,7 +243,7 @@ def won(opportunity_id):
 @blueprint.arguments(s.Lost())
 @blueprint.response(200, s.OpportunityOut)
 def lost(data, opportunity_id):
-    return call("sales", "mark_lost", opportunity_id, data["reason"], data.get("competitor"))
+    return call("mark_lost", opportunity_id, data["reason"], data.get("competitor"))
 
 
 class QuoteQuery(Schema):
@@ -257,14 +256,14 @@ class Quotes(MethodView):
     @blueprint.arguments(QuoteQuery(), location="query")
     @blueprint.response(200, s.QuoteOut(many=True))
     def get(self, args):
-        return call("sales", "list_quotes", args["opportunity_id"])
+        return call("list_quotes", args["opportunity_id"])
 
     @policy("quote.write")
     @blueprint.arguments(s.QuoteIn())
     @blueprint.response(201, s.QuoteOut)
     def post(self, data):
         """A new version of the opportunity's quote, from its current lines."""
-        return call("sales", "create_quote", data["opportunity_id"], data["valid_until"])
+        return call("create_quote", data["opportunity_id"], data["valid_until"])
 
 
 def _quote_step(path: str, status: str, doc: str):
@@ -273,7 +272,7 @@ def _quote_step(path: str, status: str, doc: str):
     @blueprint.response(200, s.QuoteOut)
     @blueprint.doc(summary=doc)
     def step(quote_id):
-        return call("sales", "decide_quote", quote_id, status)
+        return call("decide_quote", quote_id, status)
 
 
 _quote_step("send", "sent", "Mark the quote sent to the customer")
@@ -294,7 +293,7 @@ class Contracts(MethodView):
     @blueprint.arguments(s.ContractCreate())
     @blueprint.response(201, s.ContractOut)
     def post(self, data):
-        return call("sales", "create_contract", data)
+        return call("create_contract", data)
 
 
 @blueprint.route("/contracts/<contract_id>", endpoint="Contract")
@@ -302,14 +301,14 @@ class Contract(MethodView):
     @policy("contract.read")
     @blueprint.response(200, s.ContractOut)
     def get(self, contract_id):
-        return call("sales", "get_contract", contract_id)
+        return call("get_contract", contract_id)
 
     @policy("contract.write")
     @blueprint.arguments(s.ContractPatch())
     @blueprint.response(200, s.ContractOut)
     def patch(self, data, contract_id):
         """Dates and billing of a draft; explicit instalments must add up to the total."""
-        return call("sales", "update_contract", contract_id, data)
+        return call("update_contract", contract_id, data)
 
 
 @blueprint.route("/contracts/<contract_id>/sign", methods=["POST"])
@@ -317,7 +316,7 @@ class Contract(MethodView):
 @blueprint.response(200, s.ContractOut)
 def sign(contract_id):
     """Sign: emits sales.contract_signed with everything finance needs to bill it."""
-    return call("sales", "sign_contract", contract_id)
+    return call("sign_contract", contract_id)
 
 
 @blueprint.route("/contracts/<contract_id>/terminate", methods=["POST"])
@@ -325,7 +324,7 @@ def sign(contract_id):
 @blueprint.arguments(s.Terminate())
 @blueprint.response(200, s.ContractOut)
 def terminate(data, contract_id):
-    return call("sales", "terminate_contract", contract_id, data["terminated_on"], data["reason"])
+    return call("terminate_contract", contract_id, data["terminated_on"], data["reason"])
 
 
 @blueprint.route("/selections/search", methods=["POST"])
@@ -336,7 +335,7 @@ def terminate(data, contract_id):
 def search_customers(data, paging):
     """Find accounts or contacts (``target``) by criteria; items are accounts
     or contacts accordingly."""
-    return page(call("sales", "search_customers", data["target"], data["criteria"], paging["limit"],
+    return page(call("search_customers", data["target"], data["criteria"], paging["limit"],
                      paging["offset"]), paging["limit"], paging["offset"])
 
 
@@ -346,14 +345,14 @@ class Selections(MethodView):
     @blueprint.arguments(s.Page(), location="query")
     @blueprint.response(200, page_schema(s.SelectionOut))
     def get(self, args):
-        return page(call("sales", "list_selections", args["limit"], args["offset"]), args["limit"], args["offset"])
+        return page(call("list_selections", args["limit"], args["offset"]), args["limit"], args["offset"])
 
     @policy("selection.write")
     @blueprint.arguments(s.SelectionIn())
     @blueprint.response(201, s.SelectionOut)
     def post(self, data):
         """Save criteria under a name to run again later."""
-        return call("sales", "save_selection", data)
+        return call("save_selection", data)
 
 
 @blueprint.route("/selections/<selection_id>", endpoint="Selection")
@@ -361,12 +360,12 @@ class Selection(MethodView):
     @policy("selection.read")
     @blueprint.response(200, s.SelectionOut)
     def get(self, selection_id):
-        return call("sales", "get_selection", selection_id)
+        return call("get_selection", selection_id)
 
     @policy("selection.write")
     @blueprint.response(204)
     def delete(self, selection_id):
-        call("sales", "delete_selection", selection_id)
+        call("delete_selection", selection_id)
 
 
 @blueprint.route("/selections/<selection_id>/results")
@@ -375,7 +374,7 @@ class Selection(MethodView):
 @blueprint.response(200, s.CustomerPage)
 def selection_results(args, selection_id):
     """The saved criteria run again now, as you: accounts or contacts."""
-    return page(call("sales", "selection_results", selection_id, args["limit"], args["offset"]),
+    return page(call("selection_results", selection_id, args["limit"], args["offset"]),
                 args["limit"], args["offset"])
 
 
@@ -398,7 +397,7 @@ class Targets(MethodView):
     @blueprint.response(201, s.TargetOut)
     def post(self, data):
         """A draft plan of revenue and margin for one rep and period."""
-        return call("sales", "create_target", data)
+        return call("create_target", data)
 
 
 @blueprint.route("/targets/consolidated")
@@ -410,7 +409,7 @@ def consolidated_targets(args):
     approved plans without their doubtful lines unless ``status`` says otherwise."""
     args = _period_range(args)
     level = args.pop("level")
-    return call("sales", "consolidated_targets", args, level)
+    return call("consolidated_targets", args, level)
 
 
 @blueprint.route("/targets/<target_id>", endpoint="Target")
@@ -418,21 +417,21 @@ class Target(MethodView):
     @policy("target.read")
     @blueprint.response(200, s.TargetOut)
     def get(self, target_id):
-        return call("sales", "get_target", target_id)
+        return call("get_target", target_id)
 
     @policy("target.write")
     @blueprint.arguments(s.TargetPatch())
     @blueprint.response(200, s.TargetOut)
     def patch(self, data, target_id):
         """Change a draft's lines or currency; send the version you read."""
-        return call("sales", "update_target", target_id, data)
+        return call("update_target", target_id, data)
 
 
 @blueprint.route("/targets/<target_id>/submit", methods=["POST"])
 @policy("target.write")
 @blueprint.response(200, s.TargetOut)
 def submit_target(target_id):
-    return call("sales", "submit_target", target_id)
+    return call("submit_target", target_id)
 
 
 @blueprint.route("/targets/<target_id>/approve", methods=["POST"])
@@ -441,7 +440,7 @@ def submit_target(target_id):
 def approve_target(target_id):
     """The rep's manager or an admin approves; emits sales.target_approved
     with the plan without its doubtful lines."""
-    return call("sales", "approve_target", target_id)
+    return call("approve_target", target_id)
 
 
 @blueprint.route("/targets/<target_id>/reject", methods=["POST"])
@@ -450,4 +449,4 @@ def approve_target(target_id):
 @blueprint.response(200, s.TargetOut)
 def reject_target(data, target_id):
     """Send a submitted plan back to draft with a note."""
-    return call("sales", "reject_target", target_id, data["note"])
+    return call("reject_target", target_id, data["note"])

@@ -9,6 +9,5 @@ manifest = ServiceManifest(
     service_class="services.sales.service:SalesService",
     metadata="services.sales.models:metadata",
     migrations=Path(__file__).parent / "migrations",
-    blueprint="services.sales.api:blueprint",
     consumes=contracts.CONSUMED_EVENTS,
 )

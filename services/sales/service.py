@@ -10,13 +10,15 @@ from services.sales import (accounts, activities, agreements, contracts, convers
                             roster, selections, targets)
 from services.sales.models import metadata
 from services.sales.settings import sales_settings
+from shared.http_face import HttpFace, ServesHttp
 from shared.nameko_ext import Database, RequestContext, ServiceSettings, event_handler, readiness, rpc
 
 
-class SalesService:
+class SalesService(ServesHttp):
     name = "sales"
 
     db = Database(metadata, contracts.PUBLISHED_EVENTS)
+    web = HttpFace("services.sales.api:blueprint")  # its routes, served here: the http RPC method
     request_id = RequestContext()
     settings = ServiceSettings(sales_settings)  # read at the start, though only the cadence rule uses them
 

@@ -84,3 +84,33 @@ def published_bus_document() -> dict:
             return json.loads(path.read_text())
     raise FileNotFoundError(f"no bus document: set {BUS_DOCUMENT} to the suite's docs/contracts/asyncapi.json "
                             "(found none in or above the working directory)")
+
+
+def http_contract(service_class) -> dict:
+    """The HTTP contract ``service_class`` publishes (its ``web = HttpFace(...)``), built
+    here without starting it: to give a gateway under test the routes of a service."""
+    from shared.http_face import build_app, contract_of, published_events
+    _app, api = build_app(service_class.name, service_class.web.blueprint)
+    return contract_of(service_class.name, api, published_events(service_class))
+
+
+class NoUseCase:
+    """Stands for the service behind a request that must be refused before any use case runs."""
+
+    def __getattr__(self, method):
+        raise AssertionError(f"the use case {method} ran; the request should have been refused before")
+
+
+def serve_http(service_class, caller, method: str, path: str, body: bytes | str | None = None,
+               query_string: str = "", content_type: str | None = None) -> dict:
+    """``service_class``'s HTTP routes answering one request as ``caller``, as its ``http``
+    RPC method answers the gateway, with no use case behind them (:class:`NoUseCase`)."""
+    from shared.http_face import HttpFace, build_app
+    face = HttpFace(service_class.web.blueprint)
+    face.amqp_uri = None
+    face.app, _api = build_app(service_class.name, service_class.web.blueprint)
+    request = {"method": method, "path": path, "base_url": "http://gateway.test/", "query_string": query_string,
+               "headers": {"Content-Type": content_type} if content_type else {}}
+    if body is not None:
+        request["body"] = body if isinstance(body, str) else body.decode("utf-8")
+    return face.serve(NoUseCase(), caller, request)

@@ -187,10 +187,10 @@ def test_batch_planner_outcome_required_and_calendar(service, roster, leads_db):
     [logged] = events(leads_db, "leads.activity_logged")
     assert logged["payload"]["outcome"] == "interested, send offer"
     token = service.calendar_token(alice)["token"]
-    feed = service.calendar_feed(token)
+    feed = service.calendar_feed(None, token)
     assert feed.count("BEGIN:VEVENT") == 6 and "Call 0" in feed
     with pytest.raises(NotFound):
-        service.calendar_feed("not-a-token")
+        service.calendar_feed(None, "not-a-token")
 
 
 def test_calendar_tokens_are_kept_hashed_and_die_with_the_rep(service, roster, leads_db):
@@ -201,22 +201,22 @@ def test_calendar_tokens_are_kept_hashed_and_die_with_the_rep(service, roster, l
         [stored] = conn.execute(select(Rep)).mappings().all()
     assert stored["calendar_token_hash"] == hashlib.sha256(token.encode()).hexdigest()
     assert token not in json.dumps({k: str(v) for k, v in stored.items()})
-    assert "BEGIN:VCALENDAR" in service.calendar_feed(token)
+    assert "BEGIN:VCALENDAR" in service.calendar_feed(None, token)
     newer = service.calendar_token(alice)["token"]  # a new address retires the old one
     with pytest.raises(NotFound):
-        service.calendar_feed(token)
-    assert "BEGIN:VCALENDAR" in service.calendar_feed(newer)
+        service.calendar_feed(None, token)
+    assert "BEGIN:VCALENDAR" in service.calendar_feed(None, newer)
     roster("alice", active=False)  # gateway.user_changed: the user was deactivated
     with pytest.raises(NotFound):
-        service.calendar_feed(newer)
+        service.calendar_feed(None, newer)
     roster("alice", active=True)  # coming back does not bring the old address back
     with pytest.raises(NotFound):
-        service.calendar_feed(newer)
+        service.calendar_feed(None, newer)
     revived = service.calendar_token(alice)["token"]
     with leads_db.begin() as conn:  # an inactive rep's feed is refused even with a token on file
         conn.execute(update(Rep).values(active=False))
     with pytest.raises(NotFound):
-        service.calendar_feed(revived)
+        service.calendar_feed(None, revived)
     with pytest.raises(Forbidden):
         service.calendar_token(alice)
 
@@ -436,7 +436,7 @@ def test_times_are_instants_and_the_planner_uses_the_reps_zone(service, roster):
     logged = service.create_activity(alice, {"lead_id": lead, "type": "meeting",
                                              "due_at": "2027-03-01T09:00:00+01:00"})
     assert datetime.fromisoformat(logged["due_at"]) == datetime(2027, 3, 1, 8, 0, tzinfo=timezone.utc)
-    feed = service.calendar_feed(service.calendar_token(alice)["token"])
+    feed = service.calendar_feed(None, service.calendar_token(alice)["token"])
     assert "DTSTART:20270301T080000Z" in (feed if isinstance(feed, str) else feed.decode())
     found = service.list_activities(alice, {"due_after": "2027-03-01T08:30:00+01:00",
                                             "due_before": "2027-03-01T08:00:01Z"})
