@@ -75,6 +75,12 @@ POLICY: dict[str, dict[Role, Reach]] = {
     "target.read": {R: OWN, M: TEAM, A: ALL, O: ALL},
     "target.write": _WRITE_OWNED,
     "target.approve": {M: TEAM, A: ALL},
+    # finance
+    "invoice.read": {**_READ_OWNED, F: ALL},
+    "invoice.write": {A: ALL, F: ALL},
+    "receivable_plan.read": {**_READ_OWNED, F: ALL},
+    "exchange_rate.read": _INTERNAL_READ_ALL,
+    "exchange_rate.write": {A: ALL, F: ALL},
     # the gateway's identity directory
     "identity.read": {A: ALL, O: ALL},
     "identity.write": {A: ALL},

@@ -107,7 +107,7 @@ BACKENDS = ("postgresql", "sqlite")
 def suite_env(backend: str, throwaway, amqp_uri: str, data_dir: Path | None = None) -> dict:
     """The environment of a suite on ``backend``: PostgreSQL throwaway databases,
     or the embedded default (a SQLite file per service and the gateway in ``data_dir``)."""
-    names = ("leads", "sales", "gateway")
+    names = ("leads", "sales", "finance", "gateway")
     if backend == "postgresql":
         urls = {n: throwaway.database(f"e2e_{n}") for n in names}
     elif backend == "sqlite":
@@ -118,7 +118,7 @@ def suite_env(backend: str, throwaway, amqp_uri: str, data_dir: Path | None = No
            **{f"{n.upper()}_DATABASE_URL": url for n, url in urls.items()},
            "CRM_RETRY_DELAYS": "0.5,1", "CRM_RELAY_POLL_INTERVAL": "0.2",
            "GATEWAY_RPC_TIMEOUT": "5", "GATEWAY_RATE_LIMIT": "100000/minute",
-           "GATEWAY_AUTH_FAILURE_LIMIT": "100000/minute"}
+           "GATEWAY_AUTH_FAILURE_LIMIT": "100000/minute", "FINANCE_ISSUE_INTERVAL": "0.5"}
     if data_dir is not None:
         env["CRM_DATA_DIR"] = str(data_dir)
     return env

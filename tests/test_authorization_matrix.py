@@ -305,7 +305,36 @@ def make_api_key(w, owner, state):
     return {"id": answer["id"], "user_id": user["id"]}
 
 
+INVOICE_LINE = {"description": "Service", "quantity": "1", "unit_price": "10.00", "tax_rate": "23"}
+
+
+def make_invoice(w, owner, state):
+    """A draft of an account of ``owner``'s, once finance has its copy of the account (sales.account_created)."""
+    account = w.records.fresh("account", "new", owner)
+
+    def drafted():
+        answer = w.call("post", "/api/v1/invoices", json_body={"account_id": account["id"], "lines": [INVOICE_LINE]})
+        return answer.get_json() if answer.status_code == 201 else None
+    invoice = wait_for(drafted, timeout=30, interval=0.2, message="finance to know the account")
+    if state == "issued":
+        invoice = w.ok("post", f"/api/v1/invoices/{invoice['id']}/issue")
+    return invoice
+
+
+def make_plan(w, owner, state):
+    """The receivable plan finance makes from a signed contract (sales.contract_signed)."""
+    contract = w.records.fresh("contract", "signed", owner)
+    return wait_for(lambda: next(iter(w.ok("get", "/api/v1/receivable-plans",
+                                           query={"contract_id": contract["id"]})["items"]), None),
+                    timeout=30, interval=0.2, message="finance to plan the signed contract")
+
+
+def past_day() -> str:
+    return (date(2000, 1, 1) + timedelta(days=uuid.uuid4().int % 9000)).isoformat()
+
+
 MAKERS: dict[str, Callable[[World, str, str], dict]] = {
+    "invoice": make_invoice, "plan": make_plan,
     "lead": make_lead, "lead_activity": make_lead_activity, "import": make_import, "rule": make_rule,
     "account": make_account, "contact": make_contact, "opportunity": make_opportunity, "quote": make_quote,
     "contract": make_contract, "sales_activity": make_sales_activity, "selection": make_selection,
@@ -509,6 +538,20 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/targets/{target_id}/approve"): Route(kind="target", state="submitted", owners=SALES, consumes=True),
     ("POST", "/api/v1/targets/{target_id}/reject"): Route(kind="target", state="submitted", owners=SALES, consumes=True,
                                                           body=lambda *_: {"note": "again"}),
+    # finance
+    ("GET", "/api/v1/invoices"): Route(query=lambda *_: PAGE),
+    ("POST", "/api/v1/invoices"): Route(kind="invoice", state="draft", owners=DEALS, body=lambda w, rec, *_: {
+        "account_id": rec["account_id"], "lines": [INVOICE_LINE]}),
+    ("GET", "/api/v1/invoices/{invoice_id}"): Route(kind="invoice", state="draft", owners=DEALS),
+    ("POST", "/api/v1/invoices/{invoice_id}/issue"): Route(kind="invoice", state="draft", owners=DEALS,
+                                                           consumes=True),
+    ("POST", "/api/v1/invoices/{invoice_id}/void"): Route(kind="invoice", state="issued", owners=DEALS,
+                                                          consumes=True),
+    ("GET", "/api/v1/receivable-plans"): Route(query=lambda *_: PAGE),
+    ("GET", "/api/v1/receivable-plans/{plan_id}"): Route(kind="plan", owners=DEALS),
+    ("GET", "/api/v1/exchange-rates"): Route(query=lambda *_: PAGE),
+    ("POST", "/api/v1/exchange-rates"): Route(body=lambda *_: {"currency": "GBP", "rate": "1.17",
+                                                              "valid_from": past_day()}),
 }
 
 

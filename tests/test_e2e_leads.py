@@ -59,7 +59,7 @@ def unique_company():
 def test_health_ready_docs_and_request_id(suite):
     assert suite.client.get("/healthz").status_code == 200
     ready = suite.client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json()["services"] == {"leads": "ok", "sales": "ok"}
+    assert ready.status_code == 200 and ready.get_json()["services"] == {"leads": "ok", "sales": "ok", "finance": "ok"}
     spec = suite.client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.") and "/api/v1/leads/{lead_id}/convert" in spec["paths"]
     assert "LeadCreate" in spec["components"]["schemas"]

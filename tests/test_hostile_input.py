@@ -75,7 +75,7 @@ def test_every_hostile_request_is_refused_cleanly_and_changes_nothing(any_suite)
     suite = any_suite
     engine = suite.app.extensions["crm"].sessions.kw["bind"]
     assert engine.dialect.name == suite.backend, "the suite runs on another backend than it says"
-    for service in ("leads", "sales"):
+    for service in ("leads", "sales", "finance"):
         assert suite.env[f"{service.upper()}_DATABASE_URL"].startswith(suite.backend)
     failures = []
     for case in CASES:

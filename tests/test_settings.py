@@ -8,6 +8,7 @@ import pytest
 
 from gateway import settings as gateway
 from services.leads import settings as leads
+from services.finance import settings as finance
 from services.sales import settings as sales
 from shared.config import Settings, documented
 from shared.launcher import service_argv
@@ -16,7 +17,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 OWNERS = {"Kernel": (Settings, "CRM", {}),
           "Gateway": (gateway.GatewaySettings, "GATEWAY", gateway.RENAMED),
           "Leads": (leads.LeadsSettings, "LEADS", leads.RENAMED),
-          "Sales": (sales.SalesSettings, "SALES", sales.RENAMED)}
+          "Sales": (sales.SalesSettings, "SALES", sales.RENAMED),
+          "Finance": (finance.FinanceSettings, "FINANCE", {})}
 
 
 def _table(heading: str) -> dict[str, list[str]]:

@@ -37,6 +37,7 @@ PARTS = {
     "crm-testkit": ("testing", "testing/crm_testkit", "crm_testkit", set()),
     "crm-leads": ("services/leads", "services/leads", "services/leads", set()),
     "crm-sales": ("services/sales", "services/sales", "services/sales", set()),
+    "crm-finance": ("services/finance", "services/finance", "services/finance", set()),
 }
 SITE_PACKAGES = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 SHIPPED_SUFFIXES = {".py", ".mako", ".ini"}
@@ -96,9 +97,9 @@ def test_each_distribution_ships_its_whole_package(wheels, distribution):
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("service", ["leads", "sales"])
+@pytest.mark.parametrize("service", ["leads", "sales", "finance"])
 def test_a_service_installed_alone_migrates_runs_and_passes_its_own_tests(wheels, throwaway, tmp_path, service):
-    other = {"leads": "sales", "sales": "leads"}[service]
+    other = {"leads": "sales", "sales": "leads", "finance": "sales"}[service]
     work = tmp_path / "work"
     work.mkdir()
     run([sys.executable, "-m", "venv", str(work / "venv")], timeout=120)

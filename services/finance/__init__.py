@@ -1,0 +1,1 @@
+"""The CRM suite's finance service: invoices, payments, credit notes, receivables, dunning."""

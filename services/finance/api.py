@@ -1,0 +1,90 @@
+"""The finance service's HTTP routes, served by the service itself (shared.http_face):
+invoices, receivable plans and exchange rates."""
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from services.finance import schemas as s
+from shared.web import Blueprint, call, page, page_schema, policy
+
+blueprint = Blueprint("finance", __name__, url_prefix="/api/v1",
+                      description="Invoices with gap-free numbers, the receivable plans of signed contracts, "
+                                  "exchange rates to the company currency")
+
+
+def _paged(method: str, args: dict):
+    args = dict(args)
+    limit, offset = args.pop("limit"), args.pop("offset")
+    return page(call(method, args, limit, offset), limit, offset)
+
+
+@blueprint.route("/invoices")
+class Invoices(MethodView):
+    @policy("invoice.read")
+    @blueprint.arguments(s.InvoiceQuery(), location="query")
+    @blueprint.response(200, page_schema(s.InvoiceOut))
+    def get(self, args):
+        """Invoices of the accounts you may see, filtered by account, contract or status."""
+        return _paged("list_invoices", args)
+
+    @policy("invoice.write")
+    @blueprint.arguments(s.InvoiceIn())
+    @blueprint.response(201, s.InvoiceOut)
+    def post(self, data):
+        """A draft invoice with its lines and totals (rounded half-up per line); issue it to number it."""
+        return call("create_invoice", data)
+
+
+@blueprint.route("/invoices/<invoice_id>")
+@policy("invoice.read")
+@blueprint.response(200, s.InvoiceOut)
+def get_invoice(invoice_id):
+    return call("get_invoice", invoice_id)
+
+
+@blueprint.route("/invoices/<invoice_id>/issue", methods=["POST"])
+@policy("invoice.write")
+@blueprint.response(200, s.InvoiceOut)
+def issue_invoice(invoice_id):
+    """Issue a draft: its gap-free number, dates, rate to the company currency; emits finance.invoice_issued."""
+    return call("issue_invoice", invoice_id)
+
+
+@blueprint.route("/invoices/<invoice_id>/void", methods=["POST"])
+@policy("invoice.write")
+@blueprint.response(200, s.InvoiceOut)
+def void_invoice(invoice_id):
+    """Void a draft, or an issued invoice nothing was paid or credited on; its number stays used."""
+    return call("void_invoice", invoice_id)
+
+
+@blueprint.route("/receivable-plans")
+@policy("receivable_plan.read")
+@blueprint.arguments(s.PlanQuery(), location="query")
+@blueprint.response(200, page_schema(s.PlanOut))
+def list_plans(args):
+    """The receivable plans of signed contracts (one per contract), with their instalments."""
+    return _paged("list_receivable_plans", args)
+
+
+@blueprint.route("/receivable-plans/<plan_id>")
+@policy("receivable_plan.read")
+@blueprint.response(200, s.PlanOut)
+def get_plan(plan_id):
+    return call("get_receivable_plan", plan_id)
+
+
+@blueprint.route("/exchange-rates")
+class ExchangeRates(MethodView):
+    @policy("exchange_rate.read")
+    @blueprint.arguments(s.RateQuery(), location="query")
+    @blueprint.response(200, page_schema(s.RateOut))
+    def get(self, args):
+        return _paged("list_exchange_rates", args)
+
+    @policy("exchange_rate.write")
+    @blueprint.arguments(s.RateIn())
+    @blueprint.response(201, s.RateOut)
+    def post(self, data):
+        """A rate to the company currency, valid from a day until the currency's next rate."""
+        return call("add_exchange_rate", data)
