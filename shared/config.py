@@ -42,6 +42,9 @@ class Settings:
     caller_verify_key: Path | None = None
     log_level: str = "INFO"
     sqlite_busy_timeout: float = 30.0
+    # Mail (shared/mail.py): without an SMTP server, .eml files in data_dir/mail/<service>/.
+    smtp_url: str | None = None
+    mail_from: str = "crm@localhost"
     # From every <SERVICE>_DATABASE_URL, by load_settings.
     database_urls: dict[str, str] = field(default_factory=dict, metadata={"variable": None})
 
