@@ -25,9 +25,10 @@ from services.finance.models import Account, ExchangeRate, Invoice, InvoiceLineR
 from services.finance.money import minor_units, round_money, to_company_currency
 from services.finance.rates import rate_on, rate_text
 from services.finance.receivables import InstalmentStatus
-from services.finance.schemas import INVOICE_SORT, InvoiceIn, InvoiceOut, load
-from services.finance.scoping import ordering, page, visible, with_account, within, writable
+from services.finance.schemas import INVOICE_SORT, InvoiceIn, InvoiceOut
+from services.finance.scoping import page, visible, with_account, within, writable
 from services.finance.settings import FinanceSettings
+from shared.listing import load, ordering
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, insert_or_skip, new_id, utcnow
@@ -58,12 +59,7 @@ def next_number(session, series: str, year: int) -> str:
 def invoice_answer(session, invoice: Invoice, account: Account) -> dict[str, Any]:
     """The invoice with its lines, amounts in its currency's minor unit."""
     currency = invoice.currency
-    rows = session.scalars(select(InvoiceLineRow).where(InvoiceLineRow.invoice_id == invoice.id)
-                           .order_by(InvoiceLineRow.position)).all()
-    lines = [{"position": r.position, "description": r.description, "quantity": r.quantity.normalize(),
-              "unit_price": r.unit_price.normalize(), "discount": r.discount.normalize(),
-              "tax_rate": r.tax_rate.normalize(), "net": round_money(r.net, currency),
-              "tax": round_money(r.tax, currency), "gross": round_money(r.gross, currency)} for r in rows]
+    lines = [{"position": index + 1, **line} for index, line in enumerate(_lines_payload(session, invoice))]
     company = invoice.company_currency
     return _invoice_out.dump({
         "id": invoice.id, "number": invoice.number, "status": invoice.status, "account_id": invoice.account_id,

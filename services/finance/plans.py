@@ -12,7 +12,8 @@ from services.finance import receivables
 from services.finance.models import Account, PlannedInstalment, ReceivablePlan
 from services.finance.money import round_money
 from services.finance.schemas import PLAN_SORT, PlanOut
-from services.finance.scoping import ordering, page, visible, with_account, within
+from services.finance.scoping import page, visible, with_account, within
+from shared.listing import ordering
 from shared.caller import Caller
 from shared.db import UnitOfWork, utcnow
 

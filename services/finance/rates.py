@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.finance.models import ExchangeRate
-from services.finance.schemas import RATE_SORT, RateIn, RateOut, load
-from services.finance.scoping import ordering
+from services.finance.schemas import RATE_SORT, RateIn, RateOut
+
+from shared.listing import load, ordering
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork

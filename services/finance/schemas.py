@@ -6,12 +6,11 @@ currency's minor unit (``Money`` values are rounded by the use cases before the
 dump, never here)."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, validate
+from marshmallow import Schema, validate
 
 from shared import fields
-from shared.bounds import MAX_OFFSET
-from shared.errors import Invalid
 from shared.fields import WireDateTime
+from shared.listing import Page, Strict, sort_field
 
 Currency = lambda **kw: fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as EUR"), **kw)  # noqa: E731
 Id = lambda **kw: fields.String(validate=validate.Length(min=1, max=36), **kw)  # noqa: E731
@@ -20,31 +19,6 @@ Out = lambda **kw: fields.Decimal(as_string=True, **kw)  # noqa: E731
 INVOICE_SORT = ("created_at", "issue_date", "due_date", "number", "gross_total")
 PLAN_SORT = ("created_at", "start_date")
 RATE_SORT = ("valid_from", "currency", "created_at")
-
-
-def load(schema: Schema, data: dict) -> dict:
-    """Validate RPC input again inside the service (callers other than the gateway
-    exist); a bad field is a 422 naming it."""
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise Invalid("some fields are not valid", errors=exc.messages) from None
-
-
-def sort_field(allowed: tuple[str, ...], default: str):
-    choices = [*allowed, *(f"-{name}" for name in allowed)]
-    return fields.String(load_default=default, validate=validate.OneOf(choices),
-                         metadata={"description": "a field, with - for descending"})
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = "raise"
-
-
-class Page(Strict):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 # --- Invoices --------------------------------------------------------------------

@@ -9,12 +9,13 @@ not change is refused (403).
 """
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from services.finance.models import Account
 from shared import policy
 from shared.caller import Caller
-from shared.errors import Invalid, NotFound
+from shared.errors import NotFound
+from shared.listing import count
 from shared.scoping import reach_clause
 
 
@@ -46,16 +47,6 @@ def writable(session, model, caller: Caller, ident: str, what: str, read: str, w
     return record, account
 
 
-def ordering(model, sort: str | None, allowed: tuple[str, ...], default: str) -> tuple:
-    """``name`` or ``-name`` (descending) among ``allowed``, then the id so pages are stable."""
-    sort = sort or default
-    name = sort.lstrip("-")
-    if name not in allowed:
-        raise Invalid(f"cannot sort by {name!r}", errors={"sort": f"one of {', '.join(allowed)}, optionally with -"})
-    column = getattr(model, name)
-    return (column.desc() if sort.startswith("-") else column, model.id)
-
-
 def page(session, query: Select, limit: int, offset: int, order) -> tuple[list, int]:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total = count(session, query)
     return session.execute(query.order_by(*order).limit(limit).offset(offset)).all(), total

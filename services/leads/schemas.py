@@ -9,9 +9,9 @@ from marshmallow import EXCLUDE, Schema, ValidationError, validate, validates_sc
 from services.leads.domain import ACTIVITY_TYPES, LeadSource, LeadStatus
 from services.leads.planner import MAX_PLAN_LEADS, MAX_PLAN_OWNERS, time_zone
 from shared.errors import Invalid
-from shared import fields
-from shared.bounds import MAX_OFFSET
+from shared import fields, listing
 from shared.fields import WireDateTime
+from shared.listing import Strict
 
 SOURCES = [s.value for s in LeadSource]
 STATUSES = [s.value for s in LeadStatus] + ["prospect"]
@@ -25,11 +25,6 @@ def valid_time_zone(name: str) -> None:
         time_zone(name)
     except Invalid as exc:
         raise ValidationError(exc.errors["time_zone"]) from None
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = "raise"
 
 
 class LeadWrite(Strict):
@@ -120,9 +115,7 @@ class LeadFilter(Strict):
     min_score = fields.Integer()
 
 
-class Page(Strict):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
+class Page(listing.Page):
     sort = fields.String(load_default="-created_at", validate=validate.OneOf(SORTABLE))
 
 

@@ -13,8 +13,9 @@ from services.sales.extensions import cadence_rule
 from services.sales.models import Account, AccountContact, AccountProduct, Contact, Product, new_id
 from services.sales.roster import owner_for
 from services.sales.schemas import (ACCOUNT_SORT, CONTACT_SORT, PRODUCT_SORT, AccountIn, AccountOut, AccountPatch,
-                                    ContactOut, ContactPatch, FollowUpOut, ProductOut, dump, load)
-from services.sales.scoping import ordering, page, shown_to, visible, within, writable
+                                    ContactOut, ContactPatch, FollowUpOut, ProductOut, dump)
+from services.sales.scoping import page, shown_to, visible, within, writable
+from shared.listing import load, ordering
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, utcnow

@@ -16,7 +16,8 @@ from services.sales.accounts import refresh_next_contact
 from services.sales.models import Account, Activity, Opportunity, new_id
 from services.sales.roster import owner_for
 from services.sales.schemas import ACTIVITY_SORT, SalesActivityOut, dump
-from services.sales.scoping import ordering, page, visible, within, writable
+from services.sales.scoping import page, visible, within, writable
+from shared.listing import ordering
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, as_utc, utcnow

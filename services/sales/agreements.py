@@ -15,7 +15,8 @@ from services.sales.accounts import record_purchase
 from services.sales.models import Account, Contract, Opportunity, OpportunityLine, Quote, new_id
 from services.sales.opportunities import close, line_dicts
 from services.sales.schemas import CONTRACT_SORT, ContractOut, QuoteOut, dump
-from services.sales.scoping import ordering, page, shown_to, visible, within, writable
+from services.sales.scoping import page, shown_to, visible, within, writable
+from shared.listing import ordering
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, check_version, flush_versioned, utcnow

@@ -12,7 +12,8 @@ from services.sales.models import Account, Opportunity, OpportunityLine, StageCh
 from services.sales.pipelines import get_pipeline, stage_of
 from services.sales.roster import owner_for
 from services.sales.schemas import OPPORTUNITY_SORT, OpportunityOut, dump
-from services.sales.scoping import ordering, page, shown_to, visible, within, writable
+from services.sales.scoping import page, shown_to, visible, within, writable
+from shared.listing import ordering
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, check_version, flush_versioned, utcnow

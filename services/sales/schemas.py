@@ -1,30 +1,18 @@
-"""Marshmallow schemas of the sales service: RPC payloads, reused by the gateway
-for validation and the OpenAPI document.
+"""Marshmallow schemas of the sales service: its RPC payloads and HTTP routes
+(api.py, run in the service), validation and the OpenAPI document alike.
 
-The service dumps each answer through the ``...Out`` schema the API documents
-(:func:`dump`); the gateway dumps what it receives through the same schema again,
-so an ``...Out`` schema reads the keys it writes (no ``attribute`` renaming) and
-its time fields are :class:`~shared.fields.WireDateTime`."""
+The use cases dump each answer once, through the ``...Out`` schema the API
+documents (:func:`dump`); the routes pass it on without dumping again."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, ValidationError, validate
+from marshmallow import EXCLUDE, Schema, validate
 
 from shared import fields
-from shared.bounds import MAX_OFFSET
-from shared.errors import Invalid
 from shared.fields import WireDateTime, utc_dump
+from shared.listing import Page, Strict, sort_field
 
 Currency = lambda **kw: fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as EUR"), **kw)  # noqa: E731
 Amount = lambda **kw: fields.Money(validate=validate.Range(min=0), **kw)  # noqa: E731
-
-
-def load(schema: Schema, data: dict) -> dict:
-    """Validate RPC input again inside the service (callers other than the
-    gateway exist); a bad field is a 422 naming it."""
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise Invalid("some fields are not valid", errors=exc.messages) from None
 
 
 class _Beside:
@@ -55,23 +43,6 @@ OPPORTUNITY_SORT = ("created_at", "name", "amount", "expected_close_date", "upda
 CONTRACT_SORT = ("end_date", "start_date", "total", "created_at")
 ACTIVITY_SORT = ("due_at", "created_at")
 TARGET_SORT = ("period_start", "owner_id", "created_at")
-
-
-def sort_field(allowed: tuple[str, ...], default: str):
-    """The ``sort`` parameter of a list: a field, or -field for descending."""
-    choices = [*allowed, *(f"-{name}" for name in allowed)]
-    return fields.String(load_default=default, validate=validate.OneOf(choices),
-                         metadata={"description": "a field, with - for descending"})
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = "raise"
-
-
-class Page(Strict):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class AccountIn(Strict):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from shared import policy
 from shared.caller import Caller
-from shared.errors import Invalid, NotFound
+from shared.errors import NotFound
+from shared.listing import count
 from shared.scoping import reach_clause
 
 # Fields that reveal what the company pays: shown only to roles with ``cost.read``.
@@ -56,16 +57,6 @@ def _without_costs(value: Any) -> Any:
     return value
 
 
-def ordering(model, sort: str | None, allowed: tuple[str, ...], default: str) -> tuple:
-    """``name`` or ``-name`` (descending) among ``allowed``, then the id so pages are stable."""
-    sort = sort or default
-    name = sort.lstrip("-")
-    if name not in allowed:
-        raise Invalid(f"cannot sort by {name!r}", errors={"sort": f"one of {', '.join(allowed)}, optionally with -"})
-    column = getattr(model, name)
-    return (column.desc() if sort.startswith("-") else column, model.id)
-
-
 def page(session, query, limit: int, offset: int, order):
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total = count(session, query)
     return session.scalars(query.order_by(*order).limit(limit).offset(offset)).all(), total

@@ -20,8 +20,9 @@ from sqlalchemy import String, cast, false, func, or_, select
 from services.sales import domain
 from services.sales.accounts import contact_answer, visible_contacts
 from services.sales.models import Account, AccountContact, AccountProduct, Contact, Product, Selection, new_id
-from services.sales.schemas import AccountOut, SelectionCriteria, SelectionOut, dump, load
+from services.sales.schemas import AccountOut, SelectionCriteria, SelectionOut, dump
 from services.sales.scoping import page, visible, within
+from shared.listing import load
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, utcnow

@@ -10,7 +10,8 @@ from services.sales import domain, planning
 from services.sales.models import Target, new_id
 from services.sales.roster import owner_for
 from services.sales.schemas import TARGET_SORT, ConsolidatedRow, TargetOut, dump
-from services.sales.scoping import ordering, page, visible, within
+from services.sales.scoping import page, visible, within
+from shared.listing import ordering
 from shared import policy
 from shared.caller import Caller
 from shared.db import UnitOfWork, check_version, flush_versioned, utcnow
