@@ -543,6 +543,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/invoices"): Route(kind="invoice", state="draft", owners=DEALS, body=lambda w, rec, *_: {
         "account_id": rec["account_id"], "lines": [INVOICE_LINE]}),
     ("GET", "/api/v1/invoices/{invoice_id}"): Route(kind="invoice", state="draft", owners=DEALS),
+    ("GET", "/api/v1/invoices/{invoice_id}/pdf"): Route(kind="invoice", state="issued", owners=DEALS),
     ("POST", "/api/v1/invoices/{invoice_id}/issue"): Route(kind="invoice", state="draft", owners=DEALS,
                                                            consumes=True),
     ("POST", "/api/v1/invoices/{invoice_id}/void"): Route(kind="invoice", state="issued", owners=DEALS,

@@ -4,9 +4,12 @@ issued by the timer with a gap-free number, converted to the company currency at
 rate finance entered; a rep sees only the invoices of their own accounts."""
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from datetime import date
+
+from pypdf import PdfReader
 
 from crm_testkit.helpers import wait_for
 from tests.test_e2e_leads import get, make_team, make_user, post
@@ -67,6 +70,12 @@ def test_a_signed_contract_is_planned_and_its_first_instalment_invoiced(suite):
     assert (invoice["currency"], invoice["gross_total"], invoice["tax_total"]) == ("CHF", "333.33", "0.00")
     assert (invoice["rate"], invoice["gross_company"], invoice["company_currency"]) == ("0.9", "300.00", "EUR")
     assert get(suite, f"/api/v1/invoices/{invoice['id']}", key=finance_key).get_json() == invoice
+    # its document: a PDF naming the number, the customer, the line and the totals
+    document = get(suite, f"/api/v1/invoices/{invoice['id']}/pdf", key=rep_key)
+    assert document.status_code == 200 and document.mimetype == "application/pdf"
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(document.data)).pages)
+    assert invoice["number"] in text and invoice["account_name"] in text and "333.33" in text
+    assert invoice["lines"][0]["description"].split()[0] in text
 
     # another rep of the same team sees neither the invoice nor the plan; their own, yes
     assert get(suite, f"/api/v1/invoices/{invoice['id']}", key=other_key).status_code == 404

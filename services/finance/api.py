@@ -1,10 +1,14 @@
 """The finance service's HTTP routes, served by the service itself (shared.http_face):
-invoices, receivable plans and exchange rates."""
+invoices (and their PDF), receivable plans and exchange rates."""
 from __future__ import annotations
 
+from flask import Response
 from flask.views import MethodView
 
 from services.finance import schemas as s
+from services.finance.documents import invoice_document, render_invoice_pdf
+from services.finance.settings import finance_settings
+from shared.errors import Conflict
 from shared.web import Blueprint, call, page, page_schema, policy
 
 blueprint = Blueprint("finance", __name__, url_prefix="/api/v1",
@@ -40,6 +44,21 @@ class Invoices(MethodView):
 @blueprint.response(200, s.InvoiceOut)
 def get_invoice(invoice_id):
     return call("get_invoice", invoice_id)
+
+
+@blueprint.route("/invoices/<invoice_id>/pdf")
+@policy("invoice.read")
+@blueprint.response(200, description="the invoice as a PDF document (A4)", content_type="application/pdf")
+def invoice_pdf(invoice_id):
+    """The issued invoice as a PDF: seller, customer, its lines, the totals and the payment terms.
+    A draft has no number yet (409)."""
+    invoice = call("get_invoice", invoice_id)
+    if invoice["number"] is None:
+        raise Conflict("a draft has no number and no document yet: issue it first",
+                       extra={"status_now": invoice["status"]})
+    document = render_invoice_pdf(invoice_document(invoice, seller=finance_settings().company_name))
+    return Response(document, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"'})
 
 
 @blueprint.route("/invoices/<invoice_id>/issue", methods=["POST"])

@@ -43,6 +43,20 @@ COLUMNS = (("#", 8, "RIGHT"), ("Description", 59, "LEFT"), ("Qty", 14, "RIGHT"),
            ("Gross", 24, "RIGHT"))
 
 
+def invoice_document(invoice: Mapping[str, Any], seller: str) -> dict[str, Any]:
+    """What :func:`render_invoice_pdf` prints, from an issued invoice as the service
+    answers it (``InvoiceOut``): its stored amounts, the account as the customer."""
+    return {
+        "number": invoice["number"], "issue_date": invoice["issue_date"], "due_date": invoice["due_date"],
+        "seller": seller, "customer": invoice["account_name"] or invoice["account_id"],
+        "currency": invoice["currency"],
+        "lines": [{name: line[name] for name in ("description", "quantity", "unit_price", "discount", "tax_rate",
+                                                 "net", "tax", "gross")} for line in invoice["lines"]],
+        "totals": {"net": invoice["net_total"], "tax": invoice["tax_total"], "gross": invoice["gross_total"]},
+        "payment_terms": f"Please pay by {invoice['due_date']}, quoting {invoice['number']}.",
+    }
+
+
 def render_invoice_pdf(invoice: Mapping[str, Any]) -> bytes:
     """The invoice as PDF bytes (A4, as many pages as its lines need, the lines'
     header repeated on each page, "page N of M" and the number at the foot).

@@ -17,6 +17,7 @@ class FinanceSettings:
     invoice_series: str = "INV"
     issue_interval: float = 60.0
     payment_terms_days: int = 30
+    company_name: str = "Our company"
 
 
 def load_finance_settings(env: Mapping[str, str] | None = None) -> FinanceSettings:
@@ -35,6 +36,8 @@ def load_finance_settings(env: Mapping[str, str] | None = None) -> FinanceSettin
                             "and digits starting with a letter") from None
     if not made.issue_interval > 0:
         raise SettingsError(f"FINANCE_ISSUE_INTERVAL={made.issue_interval!r} is not a number of seconds above 0")
+    if not 1 <= len(made.company_name.strip()) <= 200:
+        raise SettingsError(f"FINANCE_COMPANY_NAME={made.company_name!r} is not a name of 1 to 200 characters")
     if not 0 <= made.payment_terms_days <= 3650:
         raise SettingsError(f"FINANCE_PAYMENT_TERMS_DAYS={made.payment_terms_days!r} is not 0 to 3650 days")
     return made

@@ -88,3 +88,16 @@ def test_lines_that_are_not_valid_are_refused_by_the_domains_rules():
     with pytest.raises(Invalid) as refused:
         render_invoice_pdf(invoice([{"description": "", "quantity": 1.5, "unit_price": "1"}]))
     assert set(refused.value.errors) >= {"lines.0.description", "lines.0.quantity"}
+
+
+def test_an_issued_invoice_as_the_service_answers_it_renders_with_its_stored_amounts():
+    from services.finance.documents import invoice_document
+    answer = {"number": "INV-2027-000007", "issue_date": "2027-01-01", "due_date": "2027-01-31",
+              "account_name": "Café Zoë", "account_id": "a1", "currency": "EUR",
+              "lines": [{"position": 1, "description": "Instalment 1 of 12", "quantity": "1", "unit_price": "500",
+                         "discount": "0", "tax_rate": "0", "net": "500.00", "tax": "0.00", "gross": "500.00"}],
+              "net_total": "500.00", "tax_total": "0.00", "gross_total": "500.00"}
+    text = " ".join(pages_text(render_invoice_pdf(invoice_document(answer, seller="Müller & Söhne GmbH"))))
+    for expected in ("INV-2027-000007", "Café Zoë", "Müller & Söhne GmbH", "Instalment 1 of 12", "500.00",
+                     "Please pay by 2027-01-31"):
+        assert expected in text, expected
