@@ -41,6 +41,7 @@ PARTS = {
 }
 SITE_PACKAGES = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 SHIPPED_SUFFIXES = {".py", ".mako", ".ini"}
+SHIPPED_FOLDERS = {"fonts"}  # package data shipped whole (finance's invoice font and its licence)
 NOT_SOURCE = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__")
 
 PING = """
@@ -87,7 +88,9 @@ def test_each_distribution_ships_its_whole_package(wheels, distribution):
     _, package, installed_as, not_shipped = PARTS[distribution]
     source = ROOT / package
     expected = {path.relative_to(source).as_posix() for path in source.rglob("*")
-                if path.suffix in SHIPPED_SUFFIXES and "__pycache__" not in path.parts
+                if (path.suffix in SHIPPED_SUFFIXES
+                    or (path.is_file() and SHIPPED_FOLDERS & set(path.relative_to(source).parts)))
+                and "__pycache__" not in path.parts
                 and not {"build", "dist"} & set(path.relative_to(source).parts)
                 and path.relative_to(source).parts[0] not in not_shipped}
     with zipfile.ZipFile(wheels[distribution]) as wheel:
