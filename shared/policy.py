@@ -79,6 +79,10 @@ POLICY: dict[str, dict[Role, Reach]] = {
     "invoice.read": {**_READ_OWNED, F: ALL},
     "invoice.write": {A: ALL, F: ALL},
     "receivable_plan.read": {**_READ_OWNED, F: ALL},
+    "payment.read": {**_READ_OWNED, F: ALL},
+    "payment.write": {A: ALL, F: ALL},
+    "credit_note.read": {**_READ_OWNED, F: ALL},
+    "credit_note.write": {A: ALL, F: ALL},
     "exchange_rate.read": _INTERNAL_READ_ALL,
     "exchange_rate.write": {A: ALL, F: ALL},
     # the gateway's identity directory

@@ -316,9 +316,23 @@ def make_invoice(w, owner, state):
         answer = w.call("post", "/api/v1/invoices", json_body={"account_id": account["id"], "lines": [INVOICE_LINE]})
         return answer.get_json() if answer.status_code == 201 else None
     invoice = wait_for(drafted, timeout=30, interval=0.2, message="finance to know the account")
-    if state == "issued":
+    if state != "draft":   # issued; "to_pay" and "to_credit" are issued ones the payment and credit-note routes use
         invoice = w.ok("post", f"/api/v1/invoices/{invoice['id']}/issue")
     return invoice
+
+
+def make_payment(w, owner, state):
+    """A payment the finance user records for an account of ``owner``'s with an issued invoice."""
+    invoice = w.records.fresh("invoice", "issued", owner)
+    return w.ok("post", "/api/v1/payments", "finance", json_body={"account_id": invoice["account_id"],
+                                                                  "amount": "1.00"})
+
+
+def make_credit_note(w, owner, state):
+    """A credit note the finance user issues on an issued invoice of ``owner``'s."""
+    invoice = w.records.fresh("invoice", "issued", owner)
+    return w.ok("post", "/api/v1/credit-notes", "finance", json_body={"invoice_id": invoice["id"],
+                                                                      "amount": "1.00", "reason": "matrix"})
 
 
 def make_plan(w, owner, state):
@@ -334,7 +348,7 @@ def past_day() -> str:
 
 
 MAKERS: dict[str, Callable[[World, str, str], dict]] = {
-    "invoice": make_invoice, "plan": make_plan,
+    "invoice": make_invoice, "plan": make_plan, "payment": make_payment, "credit_note": make_credit_note,
     "lead": make_lead, "lead_activity": make_lead_activity, "import": make_import, "rule": make_rule,
     "account": make_account, "contact": make_contact, "opportunity": make_opportunity, "quote": make_quote,
     "contract": make_contract, "sales_activity": make_sales_activity, "selection": make_selection,
@@ -548,6 +562,16 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                            consumes=True),
     ("POST", "/api/v1/invoices/{invoice_id}/void"): Route(kind="invoice", state="issued", owners=DEALS,
                                                           consumes=True),
+    # payments and credit notes of 0.01 each: the invoice (12.30) stays open for the next caller
+    ("GET", "/api/v1/payments"): Route(query=lambda *_: PAGE),
+    ("POST", "/api/v1/payments"): Route(kind="invoice", state="to_pay", owners=DEALS, body=lambda w, rec, *_: {
+        "account_id": rec["account_id"], "amount": "0.01"}),
+    ("GET", "/api/v1/payments/{payment_id}"): Route(kind="payment", owners=DEALS),
+    ("GET", "/api/v1/credit-notes"): Route(query=lambda *_: PAGE),
+    ("POST", "/api/v1/credit-notes"): Route(kind="invoice", state="to_credit", owners=DEALS,
+                                            body=lambda w, rec, *_: {"invoice_id": rec["id"], "amount": "0.01",
+                                                                     "reason": "matrix"}),
+    ("GET", "/api/v1/credit-notes/{credit_note_id}"): Route(kind="credit_note", owners=DEALS),
     ("GET", "/api/v1/receivable-plans"): Route(query=lambda *_: PAGE),
     ("GET", "/api/v1/receivable-plans/{plan_id}"): Route(kind="plan", owners=DEALS),
     ("GET", "/api/v1/exchange-rates"): Route(query=lambda *_: PAGE),

@@ -1,7 +1,8 @@
 """Finance through the gateway, with every service a real process: a contract signed in
 sales becomes finance's receivable plan, its first instalment (due today) an invoice
 issued by the timer with a gap-free number, converted to the company currency at the
-rate finance entered; a rep sees only the invoices of their own accounts."""
+rate finance entered; a rep sees only the invoices of their own accounts. Finance
+records payments against it and refuses a credit note above its open amount."""
 from __future__ import annotations
 
 import io
@@ -89,3 +90,25 @@ def test_a_signed_contract_is_planned_and_its_first_instalment_invoiced(suite):
     everyone = get(suite, "/api/v1/invoices", key=finance_key, query_string={"limit": 500}).get_json()["items"]
     assert {rep["id"], other["id"]} <= {i["owner_id"] for i in everyone}
     assert post(suite, f"/api/v1/invoices/{invoice['id']}/void", key=rep_key).status_code == 403
+
+    # paid in two halves: partially paid with the rest open, a credit note above it refused, then paid
+    half = post(suite, "/api/v1/payments", {"account_id": account["id"], "currency": "CHF", "amount": "166.66",
+                                            "allocations": [{"invoice_id": invoice["id"], "amount": "166.66"}]},
+                key=finance_key)
+    assert half.status_code == 201, half.get_json()
+    assert post(suite, "/api/v1/payments", {"account_id": account["id"], "currency": "CHF", "amount": "1.00"},
+                key=rep_key).status_code == 403
+    seen = get(suite, f"/api/v1/invoices/{invoice['id']}", key=rep_key).get_json()
+    assert (seen["status"], seen["paid_total"], seen["open_amount"]) == ("partially_paid", "166.66", "166.67")
+    refused = post(suite, "/api/v1/credit-notes", {"invoice_id": invoice["id"], "amount": "200.00",
+                                                   "reason": "too much"}, key=finance_key)
+    assert refused.status_code == 422 and "166.67" in refused.get_json()["detail"], refused.get_json()
+    rest = post(suite, "/api/v1/payments", {"account_id": account["id"], "currency": "CHF", "amount": "166.67"},
+                key=finance_key)   # oldest first: the only open CHF invoice of the account
+    assert rest.status_code == 201, rest.get_json()
+    assert [(a["invoice_id"], a["amount"]) for a in rest.get_json()["allocations"]] == [(invoice["id"], "166.67")]
+    seen = get(suite, f"/api/v1/invoices/{invoice['id']}", key=rep_key).get_json()
+    assert (seen["status"], seen["paid_total"], seen["open_amount"]) == ("paid", "333.33", "0.00")
+    mine = get(suite, "/api/v1/payments", key=rep_key, query_string={"account_id": account["id"]}).get_json()
+    assert mine["total"] == 2 and {p["id"] for p in mine["items"]} == {half.get_json()["id"], rest.get_json()["id"]}
+    assert get(suite, f"/api/v1/payments/{half.get_json()['id']}", key=other_key).status_code == 404

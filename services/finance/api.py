@@ -1,5 +1,5 @@
 """The finance service's HTTP routes, served by the service itself (shared.http_face):
-invoices (and their PDF), receivable plans and exchange rates."""
+invoices (and their PDF), payments, credit notes, receivable plans and exchange rates."""
 from __future__ import annotations
 
 from flask import Response
@@ -12,7 +12,7 @@ from shared.errors import Conflict
 from shared.web import Blueprint, call, page, page_schema, policy
 
 blueprint = Blueprint("finance", __name__, url_prefix="/api/v1",
-                      description="Invoices with gap-free numbers, the receivable plans of signed contracts, "
+                      description="Invoices with gap-free numbers, payments and credit notes settling them, the receivable plans of signed contracts, "
                                   "exchange rates to the company currency")
 
 
@@ -75,6 +75,57 @@ def issue_invoice(invoice_id):
 def void_invoice(invoice_id):
     """Void a draft, or an issued invoice nothing was paid or credited on; its number stays used."""
     return call("void_invoice", invoice_id)
+
+
+@blueprint.route("/payments")
+class Payments(MethodView):
+    @policy("payment.read")
+    @blueprint.arguments(s.PaymentQuery(), location="query")
+    @blueprint.response(200, page_schema(s.PaymentOut))
+    def get(self, args):
+        """Payments of the accounts you may see, filtered by account or currency."""
+        return _paged("list_payments", args)
+
+    @policy("payment.write")
+    @blueprint.arguments(s.PaymentIn())
+    @blueprint.response(201, s.PaymentOut)
+    def post(self, data):
+        """Record a payment of an account: allocated to the invoices it names, or oldest first to the
+        account's open invoices in its currency; the rest is the customer's credit. Emits
+        finance.payment_received, and finance.invoice_paid for each invoice it settles."""
+        return call("record_payment", data)
+
+
+@blueprint.route("/payments/<payment_id>")
+@policy("payment.read")
+@blueprint.response(200, s.PaymentOut)
+def get_payment(payment_id):
+    return call("get_payment", payment_id)
+
+
+@blueprint.route("/credit-notes")
+class CreditNotes(MethodView):
+    @policy("credit_note.read")
+    @blueprint.arguments(s.CreditNoteQuery(), location="query")
+    @blueprint.response(200, page_schema(s.CreditNoteOut))
+    def get(self, args):
+        """Credit notes of the accounts you may see, filtered by account or invoice."""
+        return _paged("list_credit_notes", args)
+
+    @policy("credit_note.write")
+    @blueprint.arguments(s.CreditNoteIn())
+    @blueprint.response(201, s.CreditNoteOut)
+    def post(self, data):
+        """A credit note on an issued or partially paid invoice, of at most its open amount (422 naming
+        the limit), numbered CN-YEAR-SEQ without gaps. Emits finance.credit_note_issued."""
+        return call("issue_credit_note", data)
+
+
+@blueprint.route("/credit-notes/<credit_note_id>")
+@policy("credit_note.read")
+@blueprint.response(200, s.CreditNoteOut)
+def get_credit_note(credit_note_id):
+    return call("get_credit_note", credit_note_id)
 
 
 @blueprint.route("/receivable-plans")

@@ -48,9 +48,65 @@ class InvoiceIssued(PayloadSchema):
     lines = fields.List(fields.Nested(IssuedLine), required=True)
 
 
+class AllocatedPart(PayloadSchema):
+    invoice_id = fields.String(required=True)
+    invoice_number = fields.String(required=True)
+    amount = Amount(metadata={"description": "what this payment settled of the invoice"})
+    open_amount = Amount(metadata={"description": "what is still open on the invoice after it"})
+    status = fields.String(required=True, metadata={"description": "the invoice's status after it: "
+                                                                   "issued, partially_paid or paid"})
+
+
+class PaymentReceived(PayloadSchema):
+    """A customer's payment was recorded and allocated to their open invoices; what no
+    invoice took is their credit. Amounts are decimal strings in the payment's currency."""
+    payment_id = fields.String(required=True)
+    account_id = fields.String(required=True)
+    currency = fields.String(required=True)
+    amount = Amount()
+    received_on = fields.Date(required=True)
+    reference = Str()
+    allocations = fields.List(fields.Nested(AllocatedPart), required=True)
+    unallocated = Amount(metadata={"description": "what this payment left over: added to the customer's credit"})
+    credit_balance = Amount(metadata={"description": "the customer's credit in this currency after the payment"})
+
+
+class InvoicePaid(PayloadSchema):
+    """An issued invoice has nothing open any more: settled by payments, credit notes or both."""
+    invoice_id = fields.String(required=True)
+    number = fields.String(required=True)
+    account_id = fields.String(required=True)
+    contract_id = Str()
+    currency = fields.String(required=True)
+    gross_total = Amount()
+    paid_total = Amount()
+    credited_total = Amount()
+
+
+class CreditNoteIssued(PayloadSchema):
+    """A credit note was issued on an invoice, with its own gap-free number; it lowers the
+    invoice's open amount."""
+    credit_note_id = fields.String(required=True)
+    number = fields.String(required=True, metadata={"description": "CN-YEAR-SEQ, gap-free per year"})
+    invoice_id = fields.String(required=True)
+    invoice_number = fields.String(required=True)
+    account_id = fields.String(required=True)
+    currency = fields.String(required=True)
+    amount = Amount()
+    reason = fields.String(required=True)
+    open_amount = Amount(metadata={"description": "what is still open on the invoice after it"})
+    invoice_status = fields.String(required=True, metadata={"description": "the invoice's status after it"})
+
+
 PUBLISHED_EVENTS = (
     EventContract("finance.invoice_issued", 1, InvoiceIssued,
                   "An invoice was issued with its number: lines, totals, tax, due date and rate to company currency."),
+    EventContract("finance.payment_received", 1, PaymentReceived,
+                  "A payment was recorded: how it was allocated to open invoices and the customer's credit after it."),
+    EventContract("finance.invoice_paid", 1, InvoicePaid,
+                  "An invoice was settled in full (by payments, credit notes or both); emitted once."),
+    EventContract("finance.credit_note_issued", 1, CreditNoteIssued,
+                  "A credit note was issued on an invoice, lowering its open amount."),
 )
 
 # --- Events consumed -----------------------------------------------------------

@@ -70,6 +70,10 @@ def invoice_answer(session, invoice: Invoice, account: Account) -> dict[str, Any
         "gross_total": round_money(invoice.gross_total, currency), "company_currency": company,
         "rate": rate_text(invoice.rate) if invoice.rate is not None else None,
         "gross_company": round_money(invoice.gross_company, company) if invoice.gross_company is not None else None,
+        "paid_total": round_money(invoice.paid_total, currency),
+        "credited_total": round_money(invoice.credited_total, currency),
+        "open_amount": round_money(domain.open_amount(invoice.gross_total, invoice.paid_total,
+                                                      invoice.credited_total), currency),
         "issue_date": invoice.issue_date, "due_date": invoice.due_date, "lines": lines,
         "created_at": invoice.created_at, "issued_at": invoice.issued_at, "voided_at": invoice.voided_at})
 
@@ -159,16 +163,46 @@ def issue_invoice(uow: UnitOfWork, caller: Caller, invoice_id: str, settings: Fi
 
 
 def void_invoice(uow: UnitOfWork, caller: Caller, invoice_id: str) -> dict[str, Any]:
-    """Void a draft or an issued invoice nothing was paid or credited on (payments
-    and credit notes are not built yet). An issued invoice keeps its number: a void
+    """Void a draft or an issued invoice nothing was paid or credited on. An issued invoice keeps its number: a void
     number is not given again, so the series stays without gaps. An instalment it
     billed stays invoiced."""
     session = uow.session
     invoice, account = writable(session, Invoice, caller, invoice_id, "invoice", "invoice.read", "invoice.write")
-    domain.check_invoice_transition(InvoiceStatus(invoice.status), InvoiceStatus.VOID)
+    domain.check_invoice_transition(InvoiceStatus(invoice.status), InvoiceStatus.VOID,
+                                    invoice.paid_total or ZERO, invoice.credited_total or ZERO)
     invoice.status, invoice.voided_at = InvoiceStatus.VOID.value, utcnow()
     session.flush()
     return invoice_answer(session, invoice, account)
+
+
+# --- Settling: payments and credit notes --------------------------------------
+
+def settle(invoice: Invoice) -> bool:
+    """Move an issued invoice along by what has been paid and credited on it
+    (``domain.settlement_status``): issued -> partially_paid -> paid. True when it has
+    just become paid (its caller emits ``finance.invoice_paid``, once)."""
+    current = InvoiceStatus(invoice.status)
+    target = domain.settlement_status(invoice.gross_total, invoice.paid_total, invoice.credited_total)
+    if target is current:
+        return False
+    domain.check_invoice_transition(current, target)
+    invoice.status = target.value
+    return target is InvoiceStatus.PAID
+
+
+def invoice_paid_payload(invoice: Invoice) -> dict[str, Any]:
+    currency = invoice.currency
+    return {"invoice_id": invoice.id, "number": invoice.number, "account_id": invoice.account_id,
+            "contract_id": invoice.contract_id, "currency": currency,
+            "gross_total": round_money(invoice.gross_total, currency),
+            "paid_total": round_money(invoice.paid_total, currency),
+            "credited_total": round_money(invoice.credited_total, currency)}
+
+
+def open_on(invoice: Invoice) -> Decimal:
+    """What is still open on ``invoice``, in its currency's minor unit."""
+    return round_money(domain.open_amount(invoice.gross_total, invoice.paid_total, invoice.credited_total),
+                       invoice.currency)
 
 
 # --- The issuing timer -----------------------------------------------------------

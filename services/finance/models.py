@@ -91,6 +91,9 @@ class Invoice(Base):
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
     issued_at: Mapped[datetime | None] = mapped_column(When)
     voided_at: Mapped[datetime | None] = mapped_column(When)
+    # what payments and credit notes have settled of gross_total (domain.open_amount)
+    paid_total: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0), server_default="0")
+    credited_total: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0), server_default="0")
 
 
 class InvoiceLineRow(Base):
@@ -130,3 +133,44 @@ class ExchangeRate(Base):
     valid_from: Mapped[date] = mapped_column(Date)
     created_by: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+
+
+
+class Payment(Base):
+    """Money a customer paid, in one currency. What its allocations did not take is the
+    customer's credit in that currency: an account's credit balance is the sum of its
+    payments' amounts less their allocations (``receipts.credit_balance``)."""
+    __tablename__ = "payments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    received_on: Mapped[date] = mapped_column(Date, index=True)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(When, default=utcnow)
+
+
+class PaymentAllocation(Base):
+    """How much of a payment settled one invoice."""
+    __tablename__ = "payment_allocations"
+
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), primary_key=True, index=True)
+    amount: Mapped[Decimal] = mapped_column(Amount)
+
+
+class CreditNote(Base):
+    """A credit note on an invoice, numbered in its own gap-free series (``CN-2027-000001``)."""
+    __tablename__ = "credit_notes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    reason: Mapped[str] = mapped_column(String(1000))
+    created_by: Mapped[str | None] = mapped_column(String(36))
+    issued_at: Mapped[datetime] = mapped_column(When, default=utcnow)

@@ -19,6 +19,12 @@ Out = lambda **kw: fields.Decimal(as_string=True, **kw)  # noqa: E731
 INVOICE_SORT = ("created_at", "issue_date", "due_date", "number", "gross_total")
 PLAN_SORT = ("created_at", "start_date")
 RATE_SORT = ("valid_from", "currency", "created_at")
+PAYMENT_SORT = ("received_on", "created_at", "amount")
+CREDIT_NOTE_SORT = ("issued_at", "number", "amount")
+# An amount from the wire: at most three places (the currencies' minor units); the
+# use cases check it against its currency's (money.check_amount).
+AmountIn = lambda **kw: fields.Decimal(places=3, max_digits=16, as_string=True,  # noqa: E731
+                                       validate=validate.Range(min=0, min_inclusive=False), **kw)
 
 
 # --- Invoices --------------------------------------------------------------------
@@ -82,6 +88,9 @@ class InvoiceOut(Schema):
     company_currency = fields.String(allow_none=True)
     rate = Out(allow_none=True, metadata={"description": "to the company currency, fixed at issue"})
     gross_company = Out(allow_none=True)
+    paid_total = Out(metadata={"description": "what payments have settled of gross_total"})
+    credited_total = Out(metadata={"description": "what credit notes have settled of gross_total"})
+    open_amount = Out(metadata={"description": "gross_total - paid_total - credited_total, never below 0"})
     issue_date = fields.Date(allow_none=True)
     due_date = fields.Date(allow_none=True)
     lines = fields.List(fields.Nested(InvoiceLineOut))
@@ -150,3 +159,85 @@ class RateOut(Schema):
     valid_from = fields.Date()
     created_by = fields.String(allow_none=True)
     created_at = WireDateTime()
+
+
+# --- Payments --------------------------------------------------------------------
+
+class AllocationIn(Strict):
+    invoice_id = Id(required=True)
+    amount = AmountIn(required=True)
+
+
+class PaymentIn(Strict):
+    account_id = Id(required=True)
+    currency = Currency(load_default=None, allow_none=True,
+                        metadata={"description": "the company currency when omitted"})
+    amount = AmountIn(required=True)
+    received_on = fields.Date(load_default=None, allow_none=True, metadata={"description": "today when omitted"})
+    reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    allocations = fields.List(fields.Nested(AllocationIn), load_default=None, allow_none=True,
+                              validate=validate.Length(max=100),
+                              metadata={"description": "how much each invoice takes; when omitted, the account's "
+                                                       "open invoices in the currency take it oldest first. "
+                                                       "What is left is the customer's credit"})
+
+
+class PaymentQuery(Page):
+    sort = sort_field(PAYMENT_SORT, "-received_on")
+    account_id = Id()
+    currency = Currency()
+
+
+class AllocationOut(Schema):
+    invoice_id = fields.String()
+    invoice_number = fields.String(allow_none=True)
+    amount = Out()
+
+
+class PaymentOut(Schema):
+    id = fields.String()
+    account_id = fields.String()
+    account_name = fields.String(allow_none=True)
+    owner_id = fields.String(allow_none=True, metadata={"description": "the account's owner"})
+    team_id = fields.String(allow_none=True)
+    partner_id = fields.String(allow_none=True)
+    currency = fields.String()
+    amount = Out()
+    received_on = fields.Date()
+    reference = fields.String(allow_none=True)
+    allocations = fields.List(fields.Nested(AllocationOut))
+    unallocated = Out(metadata={"description": "what no invoice took: it became the customer's credit"})
+    credit_balance = Out(metadata={"description": "the account's credit in this currency now"})
+    created_by = fields.String(allow_none=True)
+    created_at = WireDateTime()
+
+
+# --- Credit notes ----------------------------------------------------------------
+
+class CreditNoteIn(Strict):
+    invoice_id = Id(required=True)
+    amount = AmountIn(required=True, metadata={"description": "at most the invoice's open amount"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class CreditNoteQuery(Page):
+    sort = sort_field(CREDIT_NOTE_SORT, "-issued_at")
+    account_id = Id()
+    invoice_id = Id()
+
+
+class CreditNoteOut(Schema):
+    id = fields.String()
+    number = fields.String(metadata={"description": "CN-YEAR-SEQ, gap-free per year"})
+    invoice_id = fields.String()
+    invoice_number = fields.String(allow_none=True)
+    account_id = fields.String()
+    account_name = fields.String(allow_none=True)
+    owner_id = fields.String(allow_none=True)
+    team_id = fields.String(allow_none=True)
+    partner_id = fields.String(allow_none=True)
+    currency = fields.String()
+    amount = Out()
+    reason = fields.String()
+    created_by = fields.String(allow_none=True)
+    issued_at = WireDateTime()

@@ -10,7 +10,7 @@ import logging
 
 from nameko.timer import Timer
 
-from services.finance import contracts, invoices, plans, rates
+from services.finance import contracts, credit_notes, invoices, plans, rates, receipts
 from services.finance.models import metadata
 from services.finance.settings import finance_settings
 from shared.db import utcnow
@@ -67,6 +67,32 @@ class FinanceService(ServesHttp):
     @rpc
     def void_invoice(self, caller, invoice_id):
         return invoices.void_invoice(self.db, caller, invoice_id)
+
+    # Payments
+    @rpc
+    def record_payment(self, caller, data):
+        return receipts.record_payment(self.db, caller, data, self.settings)
+
+    @rpc
+    def get_payment(self, caller, payment_id):
+        return receipts.get_payment(self.db.session, caller, payment_id)
+
+    @rpc
+    def list_payments(self, caller, filters, limit=50, offset=0):
+        return receipts.list_payments(self.db.session, caller, filters, limit, offset)
+
+    # Credit notes
+    @rpc
+    def issue_credit_note(self, caller, data):
+        return credit_notes.issue_credit_note(self.db, caller, data)
+
+    @rpc
+    def get_credit_note(self, caller, credit_note_id):
+        return credit_notes.get_credit_note(self.db.session, caller, credit_note_id)
+
+    @rpc
+    def list_credit_notes(self, caller, filters, limit=50, offset=0):
+        return credit_notes.list_credit_notes(self.db.session, caller, filters, limit, offset)
 
     # Receivable plans
     @rpc
